@@ -1,0 +1,34 @@
+# Targets: install, run, test, lint, bench, clean. Everything runs inside .venv,
+# built from the pinned constraints in constraints.txt.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml clients/pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ./clients -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv with the service, the client and the dev tools
+
+run: install  ## serve on embedded defaults: regorus, SQLite, a dev signing key
+	$(BIN)/release-gate serve
+
+test: install  ## every test: pytest (SQLite, and PostgreSQL when configured) and the Rego unit tests
+	$(BIN)/release-gate test policies
+	$(BIN)/python -m pytest
+
+lint: install  ## ruff, ruff format, mypy (strict), hadolint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
+
+bench: install  ## decision-time benchmark, printed as tables (run by hand)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .release-gate .pytest_cache .mypy_cache .ruff_cache
