@@ -1,0 +1,47 @@
+# METADATA
+# title: Trust store and signature facts
+# description: >-
+#   Reads data.governance.signers and input.facts.signatures (index-aligned with
+#   input.manifest.signatures). The gate does the cryptography; whether the
+#   subject holds the role it signed as is decided here. Exposed as rules, not
+#   functions: the embedded engine resolves functions only by their full data path.
+package lib.trust
+
+import rego.v1
+
+# agents are the subjects of kind "agent"; kind defaults to "human".
+agents contains subject if {
+	some subject, signer in data.governance.signers
+	object.get(signer, "kind", "human") == "agent"
+}
+
+# status maps each signature index to the gate's verdict: "verified", "invalid" or
+# "unknown_key". A missing or unrecognised fact fails closed as "unknown_key".
+status[i] := fact if {
+	some i, _ in input.manifest.signatures
+	fact := input.facts.signatures[i].status
+	fact in {"verified", "invalid"}
+}
+
+status[i] := "unknown_key" if {
+	some i, _ in input.manifest.signatures
+	not input.facts.signatures[i].status in {"verified", "invalid"}
+}
+
+# role_held holds the indexes of signatures whose subject holds the role they signed as.
+role_held contains i if {
+	some i, signature in input.manifest.signatures
+	signature.role in data.governance.signers[signature.subject].roles
+}
+
+# valid holds the indexes of valid signatures: verified and the role is held.
+valid contains i if {
+	some i in role_held
+	status[i] == "verified"
+}
+
+# valid_signatures are the valid signatures as {index, subject, role}.
+valid_signatures contains {"index": i, "subject": signature.subject, "role": signature.role} if {
+	some i in valid
+	signature := input.manifest.signatures[i]
+}

@@ -1,0 +1,83 @@
+# METADATA
+# title: Evidence
+# description: >-
+#   The impact evidence covers every source the lane requires and is fresh:
+#   age_ns (evaluation time minus observed_at, from input.facts.evidence) is at
+#   most the lane's maximum for its source, and not beyond the future tolerance.
+package release.evidence
+
+import data.lib.lanes
+import data.lib.units
+import rego.v1
+
+# METADATA
+# title: Required evidence source missing
+# description: A source the lane requires has no evidence item.
+# custom:
+#   code: evidence.missing_source
+#   failure_msg: "lane %s requires evidence from %s, and none is given"
+#   solution: Add an evidence item read from that source.
+deny contains violation if {
+	some source in lanes.lane.required_evidence_sources
+	not source in sources
+	msg := sprintf("lane %s requires evidence from %s, and none is given", [lanes.lane_id, source])
+	violation := data.lib.result.violation("evidence.missing_source", msg, "/evidence")
+}
+
+# METADATA
+# title: Evidence source without a maximum age
+# description: An evidence source for which the lane sets no maximum age.
+# custom:
+#   code: evidence.unknown_source
+#   failure_msg: "evidence %s has source %s, for which lane %s sets no maximum age"
+#   solution: Use a source the lane knows, or ask the governance owners to set its maximum age.
+deny contains violation if {
+	max_ages := lanes.lane.max_evidence_age_seconds
+	some i, item in input.manifest.evidence
+	not item.source in object.keys(max_ages)
+	msg := sprintf("evidence %s has source %s, for which lane %s sets no maximum age", [item.id, item.source, lanes.lane_id])
+	violation := data.lib.result.violation("evidence.unknown_source", msg, sprintf("/evidence/%d", [i]))
+}
+
+# METADATA
+# title: Stale evidence
+# description: >-
+#   The evidence is older at evaluation time than the lane's maximum for its
+#   source. Exactly the maximum is fresh.
+# custom:
+#   code: evidence.stale
+#   failure_msg: "evidence %s from %s is %d ns old, over the %d s maximum of lane %s"
+#   solution: Re-read the evidence from its system and re-sign the manifest.
+deny contains violation if {
+	some i, item in input.manifest.evidence
+	max_age := lanes.lane.max_evidence_age_seconds[item.source]
+	age_ns := input.facts.evidence[i].age_ns
+	age_ns > max_age * units.ns_per_second
+	msg := sprintf(
+		"evidence %s from %s is %d ns old, over the %d s maximum of lane %s",
+		[item.id, item.source, age_ns, max_age, lanes.lane_id],
+	)
+	violation := data.lib.result.violation("evidence.stale", msg, sprintf("/evidence/%d", [i]))
+}
+
+# METADATA
+# title: Evidence observed in the future
+# description: The evidence was observed more than the future tolerance after evaluation time.
+# custom:
+#   code: evidence.future_timestamp
+#   failure_msg: "evidence %s was observed %d ns after evaluation time, beyond the %d s tolerance"
+#   solution: Check the clock of the evidence's system and its observed_at.
+deny contains violation if {
+	tolerance := data.governance.future_tolerance_seconds
+	some i, item in input.manifest.evidence
+	age_ns := input.facts.evidence[i].age_ns
+	age_ns < 0 - (tolerance * units.ns_per_second)
+	msg := sprintf(
+		"evidence %s was observed %d ns after evaluation time, beyond the %d s tolerance",
+		[item.id, 0 - age_ns, tolerance],
+	)
+	violation := data.lib.result.violation("evidence.future_timestamp", msg, sprintf("/evidence/%d", [i]))
+}
+
+# sources are the evidence sources the manifest provides.
+sources contains item.source if some item in input.manifest.evidence
