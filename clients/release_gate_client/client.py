@@ -1,0 +1,151 @@
+"""HTTP clients for the gate: :class:`GateClient` and :class:`AsyncGateClient`.
+
+Both speak contract section 4 and share one reading of every answer:
+
+* 200: a typed result (:class:`Decision`, :class:`VerifyResult`, a dict);
+* 502, 503, 504, or no answer at all: :class:`GateUnavailable`;
+* any other status: :class:`GateHTTPError` with the RFC 9457 problem;
+* a 200 the contract does not allow: :class:`UnexpectedResponse`.
+
+A deny is a :class:`Decision` with ``allow=False``, never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from release_gate_client import _http
+from release_gate_client.claims import VerifyResult
+from release_gate_client.models import Decision, decision_from_json, verify_result_from_json
+
+__all__ = ["JWKS_PATH", "AsyncGateClient", "GateClient"]
+
+JWKS_PATH = "/.well-known/jwks.json"
+_JSON = {"Content-Type": "application/json"}
+_DEFAULT_TIMEOUT = 10.0
+
+
+def _verify_body(token: str, lane: str, packet_digest: str) -> bytes:
+    return _http.encode_json({"token": token, "lane": lane, "packet_digest": packet_digest})
+
+
+class GateClient:
+    """A blocking client; use it as a context manager or call :meth:`close`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float | httpx.Timeout = _DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url,
+            headers=_http.headers(api_key),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def evaluate(self, manifest: Mapping[str, Any] | bytes) -> Decision:
+        """``POST /v1/evaluate``; ``bytes`` are sent exactly as given."""
+        body = _http.encode_json(manifest)
+        return decision_from_json(self._send("POST", "/v1/evaluate", body))
+
+    def verify(self, token: str, *, lane: str, packet_digest: str) -> VerifyResult:
+        """``POST /v1/verify``: the gate's verdict on ``token`` for this lane and packet."""
+        body = _verify_body(token, lane, packet_digest)
+        return verify_result_from_json(self._send("POST", "/v1/verify", body))
+
+    def jwks(self) -> dict[str, Any]:
+        """``GET /.well-known/jwks.json`` as a document (see :func:`load_jwks`)."""
+        return self._send("GET", JWKS_PATH, None)
+
+    def policy(self) -> dict[str, Any]:
+        """``GET /v1/policy``: engine, revision, digest and rule metadata."""
+        return self._send("GET", "/v1/policy", None)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> GateClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _send(self, method: str, path: str, body: bytes | None) -> dict[str, Any]:
+        headers = _JSON if body is not None else None
+        try:
+            response = self._http.request(method, path, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise _http.request_failed(exc) from exc
+        return _http.read_json(response)
+
+
+class AsyncGateClient:
+    """The same API as :class:`GateClient` on :class:`httpx.AsyncClient`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float | httpx.Timeout = _DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers=_http.headers(api_key),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    async def evaluate(self, manifest: Mapping[str, Any] | bytes) -> Decision:
+        """``POST /v1/evaluate``; ``bytes`` are sent exactly as given."""
+        body = _http.encode_json(manifest)
+        return decision_from_json(await self._send("POST", "/v1/evaluate", body))
+
+    async def verify(self, token: str, *, lane: str, packet_digest: str) -> VerifyResult:
+        """``POST /v1/verify``: the gate's verdict on ``token`` for this lane and packet."""
+        body = _verify_body(token, lane, packet_digest)
+        return verify_result_from_json(await self._send("POST", "/v1/verify", body))
+
+    async def jwks(self) -> dict[str, Any]:
+        """``GET /.well-known/jwks.json`` as a document (see :func:`load_jwks`)."""
+        return await self._send("GET", JWKS_PATH, None)
+
+    async def policy(self) -> dict[str, Any]:
+        """``GET /v1/policy``: engine, revision, digest and rule metadata."""
+        return await self._send("GET", "/v1/policy", None)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncGateClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _send(self, method: str, path: str, body: bytes | None) -> dict[str, Any]:
+        headers = _JSON if body is not None else None
+        try:
+            response = await self._http.request(method, path, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise _http.request_failed(exc) from exc
+        return _http.read_json(response)
