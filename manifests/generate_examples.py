@@ -1,0 +1,145 @@
+"""Write the example manifests in manifests/examples/, signed with the DEMO keys.
+
+Run from the repository root:  python manifests/generate_examples.py
+Ed25519 signatures are deterministic, so a rerun writes identical files; a test
+checks that the committed examples are current. Every example is meant to be
+evaluated at EXAMPLE_NOW:
+
+    release-gate evaluate manifests/examples/approved.json --now 2026-11-26T09:00:00Z
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from release_gate.keys import load_private_key
+from release_gate.signatures import sign_manifest
+
+EXAMPLE_NOW = "2026-11-26T09:00:00Z"
+HERE = Path(__file__).resolve().parent / "examples"
+KEYS = HERE / "keys"
+
+OWNER = ("dana.whitfield@example.com", "support_release_owner", "dana-2026-01", "dana-whitfield")
+COMMS = ("marcus.oyelaran@example.com", "incident_communications_manager", "marcus-2026-01",
+         "marcus-oyelaran")
+CS = ("priya.raman@example.com", "customer_success_reviewer", "priya-2026-01", "priya-raman")
+AGENT = ("agent:packet-assembler", "customer_success_reviewer", "packet-assembler-2026-01",
+         "packet-assembler-agent")
+TOMAS_COMMS = ("tomas.lindqvist@example.com", "incident_communications_manager", "tomas-2026-01",
+               "tomas-lindqvist")
+TOMAS_CS = ("tomas.lindqvist@example.com", "customer_success_reviewer", "tomas-2026-01",
+            "tomas-lindqvist")
+Signer = tuple[str, str, str, str]
+
+
+def _evidence(eid: str, source: str, observed_at: str) -> dict[str, Any]:
+    digest = "sha256:" + hashlib.sha256(f"{eid}:{source}:{observed_at}".encode()).hexdigest()
+    return {"id": eid, "ref": f"{source}/{eid}", "source": source, "digest": digest,
+            "observed_at": observed_at}
+
+
+def base_manifest() -> dict[str, Any]:
+    packet = (HERE / "packet-r7.md").read_bytes()
+    return {
+        "manifest_version": "1",
+        "manifest_id": "rm-2026-0417-r7",
+        "created_at": "2026-11-26T08:40:00Z",
+        "packet": {"id": "PKT-2026-0417", "revision": 7,
+                   "digest": "sha256:" + hashlib.sha256(packet).hexdigest(),
+                   "supersedes_revision": 6},
+        "lane": "exec-customer-review",
+        "audience": ["exec-review-board", "customer-success-leadership"],
+        "requested_actions": ["route_for_executive_review"],
+        "release_owner": "dana.whitfield@example.com",
+        "objections": [
+            {"id": "OBJ-1", "summary": "Timeline start disputed (02:10 vs 02:04 UTC)",
+             "raised_by": "marcus.oyelaran@example.com", "status": "resolved",
+             "residual_acceptance": None},
+            {"id": "OBJ-2", "summary": "'Restored for all tenants' omits delayed exports",
+             "raised_by": "priya.raman@example.com", "status": "open",
+             "residual_acceptance": {
+                 "accepted_by": "dana.whitfield@example.com",
+                 "accepted_at": "2026-11-26T08:30:00+01:00",
+                 "rationale": "Caveat is stated in the packet; executives decide on wording."}},
+        ],
+        "evidence": [
+            _evidence("EV-timeline", "incident_timeline", "2026-11-26T07:45:00Z"),
+            _evidence("EV-cases", "case_management", "2026-11-26T06:00:00Z"),
+            _evidence("EV-entitlement", "entitlement", "2026-11-24T12:00:00Z"),
+            _evidence("EV-contract", "contract_guidance", "2026-11-20T09:00:00-05:00"),
+        ],
+        "signatures": [],
+    }
+
+
+def sign(document: dict[str, Any], *signers: Signer) -> dict[str, Any]:
+    for subject, role, key_id, key_name in signers:
+        key = load_private_key(KEYS / f"{key_name}.demo-key.pem").private_key
+        document = sign_manifest(document, private_key=key, subject=subject, role=role,
+                                 key_id=key_id)
+    return document
+
+
+def _tampered(doc: dict[str, Any]) -> dict[str, Any]:
+    signed = sign(doc, OWNER, COMMS, CS)
+    signed["audience"] = [*signed["audience"], "support-leadership"]  # after signing
+    return signed
+
+
+def _scope(doc: dict[str, Any]) -> dict[str, Any]:
+    doc["audience"].append("customer:acme-corp")
+    doc["requested_actions"] += ["send_customer_notice", "approve_service_credit"]
+    return sign(doc, OWNER, COMMS, CS)
+
+
+def _objection(doc: dict[str, Any]) -> dict[str, Any]:
+    doc["objections"][1]["residual_acceptance"] = None
+    doc["objections"].append({"id": "OBJ-3", "summary": "Credit language implied in section 4",
+                              "raised_by": "priya.raman@example.com", "status": "open",
+                              "residual_acceptance": {"accepted_by": "marcus.oyelaran@example.com",
+                                                      "accepted_at": "2026-11-26T08:35:00Z",
+                                                      "rationale": "Comms accepts."}})
+    return sign(doc, OWNER, COMMS, CS)
+
+
+def _stale(doc: dict[str, Any]) -> dict[str, Any]:
+    doc["evidence"][0]["observed_at"] = "2026-11-25T20:00:00Z"  # 13 h > 6 h for the timeline
+    doc["evidence"][3] = _evidence("EV-contract", "contract_guidance", "2026-11-26T09:05:00Z")
+    del doc["evidence"][1]
+    return sign(doc, OWNER, COMMS, CS)
+
+
+EXAMPLES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "approved": lambda d: sign(d, OWNER, COMMS, CS),
+    "deny-signature-tampered": _tampered,
+    "deny-signers-missing-role": lambda d: sign(d, OWNER, COMMS),
+    "deny-signers-agent-approval": lambda d: sign(d, OWNER, COMMS, AGENT),
+    "deny-signers-not-distinct": lambda d: sign(d, OWNER, TOMAS_COMMS, TOMAS_CS),
+    "deny-lane-scope": _scope,
+    "deny-objections": _objection,
+    "deny-evidence": _stale,
+}
+
+
+def render() -> dict[str, str]:
+    """File name -> exact text of every example."""
+    return {
+        f"{name}.json": json.dumps(build(copy.deepcopy(base_manifest())), indent=2,
+                                   ensure_ascii=False) + "\n"
+        for name, build in EXAMPLES.items()
+    }
+
+
+def main() -> None:
+    for name, text in render().items():
+        (HERE / name).write_text(text, encoding="utf-8")
+        print(f"wrote manifests/examples/{name}")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()

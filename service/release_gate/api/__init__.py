@@ -1,0 +1,13 @@
+"""HTTP API: one router per resource."""
+
+from __future__ import annotations
+
+from release_gate.api.evaluate import router as evaluate_router
+from release_gate.api.health import router as health_router
+from release_gate.api.keys import router as keys_router
+from release_gate.api.policy import router as policy_router
+from release_gate.api.verify import router as verify_router
+
+__all__ = ["ROUTERS"]
+
+ROUTERS = (evaluate_router, verify_router, policy_router, keys_router, health_router)

@@ -1,0 +1,48 @@
+"""Reading a JSON request body: media type (415), size (413), then raw bytes.
+
+The I-JSON checks (400) happen in :mod:`release_gate.ijson`, on the bytes.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from release_gate.errors import BadRequest, FieldError, PayloadTooLarge, UnsupportedMediaType
+
+__all__ = ["check_media_type", "read_body"]
+
+
+def check_media_type(content_type: str | None) -> None:
+    """Accept ``application/json`` or ``application/<x>+json``, charset UTF-8 only."""
+    if not content_type:
+        raise UnsupportedMediaType("Content-Type must be application/json")
+    media, *params = (part.strip() for part in content_type.split(";"))
+    media = media.lower()
+    kind, _, subtype = media.partition("/")
+    if kind != "application" or not (subtype == "json" or subtype.endswith("+json")):
+        raise UnsupportedMediaType(f"Content-Type {media!r} is not application/json")
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+            if charset not in ("utf-8", "utf8"):
+                raise UnsupportedMediaType(f"charset {charset!r} is not UTF-8")
+
+
+async def read_body(request: Request, *, max_bytes: int) -> bytes:
+    """The body, refused early (413) when it is over ``max_bytes``."""
+    check_media_type(request.headers.get("content-type"))
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BadRequest("Content-Length is not a number", errors=(FieldError("", "bad Content-Length"),))
+        if int(declared) > max_bytes:
+            raise PayloadTooLarge(f"body is {declared} bytes; the limit is {max_bytes}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"body is over the limit of {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

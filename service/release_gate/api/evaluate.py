@@ -1,0 +1,65 @@
+"""``POST /v1/evaluate``: one manifest in, one recorded decision out."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from release_gate.api.body import read_body
+from release_gate.api.deps import MetricsDep, RuntimeDep
+from release_gate.api.schemas import DecisionOut, problem_responses
+from release_gate.errors import BadRequest, GateError, InvalidManifest
+from release_gate.manifest import Manifest
+
+__all__ = ["router"]
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["decisions"])
+
+_MANIFEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": Manifest.model_json_schema()}},
+    }
+}
+
+
+@router.post(
+    "/v1/evaluate",
+    response_model=DecisionOut,
+    responses=problem_responses(400, 413, 415, 422, 503),
+    openapi_extra=_MANIFEST_BODY,
+    summary="Decide whether a manifest's packet revision may enter its lane",
+)
+async def evaluate(request: Request, runtime: RuntimeDep, metrics: MetricsDep) -> JSONResponse:
+    try:
+        body = await read_body(request, max_bytes=runtime.settings.max_body_bytes)
+        gate = runtime.require_gate()
+        started = time.perf_counter()
+        decision = await run_in_threadpool(gate.evaluate, body)
+    except (BadRequest, InvalidManifest):
+        metrics.observe_failure("invalid")
+        raise
+    except GateError:
+        metrics.observe_failure("error")
+        raise
+    metrics.observe_decision(
+        allow=decision.allow,
+        codes=[v["code"] for v in decision.violations],
+        seconds=time.perf_counter() - started,
+        stages=decision.timings,
+    )
+    logger.info(
+        "decision %s allow=%s packet=%s@%s lane=%s violations=%s",
+        decision.decision_id,
+        decision.allow,
+        decision.packet["id"],
+        decision.packet["revision"],
+        decision.lane,
+        ",".join(v["code"] for v in decision.violations) or "-",
+    )
+    return JSONResponse(decision.to_wire())

@@ -1,0 +1,57 @@
+"""``/healthz`` (the process answers), ``/readyz`` (it can decide), ``/metrics``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.concurrency import run_in_threadpool
+
+from release_gate.api.deps import MetricsDep, RuntimeDep
+from release_gate.errors import GateError
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _checks(runtime: Any) -> dict[str, dict[str, Any]]:
+    checks: dict[str, dict[str, Any]] = {}
+    if runtime.engine is None:
+        checks["policy"] = {"ok": False, "detail": runtime.load_error or "not loaded"}
+    else:
+        status = runtime.engine.status()
+        checks["policy"] = {
+            "ok": status.ready,
+            "detail": status.detail,
+            "engine": runtime.engine.name,
+            **dict(status.extra),
+        }
+    try:
+        if runtime.store is None:
+            raise GateError("no decision store configured")
+        runtime.store.ping()
+        checks["store"] = {"ok": True, "backend": runtime.store.backend}
+    except GateError as exc:
+        checks["store"] = {"ok": False, "detail": exc.detail}
+    return checks
+
+
+@router.get("/readyz", summary="Readiness: policies loaded, engine and store reachable")
+async def readyz(runtime: RuntimeDep) -> JSONResponse:
+    checks = await run_in_threadpool(_checks, runtime)
+    ready = all(c["ok"] for c in checks.values())
+    body = {"status": "ready" if ready else "unavailable", "checks": checks}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def metrics(metrics: MetricsDep) -> Response:
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

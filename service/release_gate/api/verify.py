@@ -1,0 +1,63 @@
+"""``POST /v1/verify``: check an approval token for a lane and a packet digest.
+
+Uses the client package's verifier (one verifier for the gate, the CLI and the
+intake lanes) with the gate's own keys: the active key and retired ones.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from release_gate_client.jwk import jwk_thumbprint
+from release_gate_client.verify import verify_result
+
+from release_gate.api.body import read_body
+from release_gate.api.deps import RuntimeDep
+from release_gate.api.schemas import VerifyIn, VerifyOut, json_body, problem_responses
+from release_gate.errors import FieldError, InvalidManifest
+from release_gate.ijson import parse_ijson
+from release_gate.manifest import json_pointer
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["tokens"])
+
+
+class InvalidVerifyRequest(InvalidManifest):
+    title = "Invalid verify request"
+    type_suffix = "invalid-request"
+
+
+def _parse(body: bytes, max_depth: int) -> VerifyIn:
+    document = parse_ijson(body, max_depth=max_depth)
+    try:
+        return VerifyIn.model_validate(document)
+    except ValidationError as exc:
+        errors = tuple(
+            FieldError(json_pointer(list(e["loc"])), e["msg"])
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        raise InvalidVerifyRequest("invalid verify request", errors=errors) from exc
+
+
+@router.post(
+    "/v1/verify",
+    response_model=VerifyOut,
+    responses=problem_responses(400, 413, 415, 422),
+    openapi_extra=json_body(VerifyIn),
+    summary="Verify an approval token for a lane and packet digest",
+)
+async def verify(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    body = await read_body(request, max_bytes=runtime.settings.max_body_bytes)
+    req = _parse(body, runtime.settings.max_nesting_depth)
+    keys = {runtime.signing_key.kid: runtime.signing_key.public_key}
+    keys.update({jwk_thumbprint(k): k for k in runtime.retired_keys})
+    result = verify_result(
+        req.token,
+        keys=keys,
+        issuer=runtime.settings.issuer,
+        audience=req.lane,
+        packet_digest=req.packet_digest,
+    )
+    return JSONResponse(result.to_dict())

@@ -1,0 +1,54 @@
+"""The ``release-gate`` command line (contract section 6).
+
+Each command lives in its own module exposing ``add_parser(subparsers)``;
+the parser's ``func`` returns the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from release_gate import __version__
+from release_gate.cli import bundle, digest, evaluate, keygen, serve, sign, test, verify
+
+__all__ = ["build_parser", "main"]
+
+_COMMANDS = (serve, evaluate, verify, sign, keygen, digest, test, bundle)
+
+_EPILOG = """\
+Quick start:
+  release-gate serve                               # embedded engine, SQLite, dev key
+  release-gate evaluate manifests/examples/approved.json --now 2026-11-26T09:00:00Z
+  release-gate test policies                       # the Rego unit tests
+
+Configuration comes from RELEASE_GATE_* environment variables; flags override them.
+Exit codes: 0 success/allow/valid, 1 deny/invalid token/failed tests, 2 usage or other errors.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="release-gate",
+        description="Policy-as-code release gate: decides whether one exact disclosure-packet "
+        "revision may be released into one bounded intake lane, and signs the approval.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"release-gate {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in _COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

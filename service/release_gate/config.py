@@ -1,0 +1,57 @@
+"""Settings, read from ``RELEASE_GATE_*`` environment variables (contract section 7).
+
+Flags of the CLI override these. Nothing here is read at import time: build a
+:class:`Settings` in ``create_app`` or the CLI and pass it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RELEASE_GATE_", frozen=True, extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    policies: Path = Path("policies")
+    state_dir: Path = Field(
+        default=Path(".release-gate"),
+        description="Where the dev signing key and the default SQLite store live.",
+    )
+    signing_key_file: Path | None = None
+    retired_key_files: Annotated[tuple[Path, ...], NoDecode] = ()
+    issuer: str = Field(default="release-gate", min_length=1)
+    database_url: str | None = None
+    opa_url: str | None = None
+    opa_timeout_seconds: float = Field(default=2.0, gt=0)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_signatures: int = Field(default=32, ge=1)
+    max_objections: int = Field(default=1000, ge=0)
+    max_evidence: int = Field(default=1000, ge=0)
+    max_nesting_depth: int = Field(default=32, ge=4, le=256)
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("retired_key_files", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(Path(p.strip()) for p in value.split(",") if p.strip())
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.state_dir / 'decisions.db').as_posix()}"
+
+    @property
+    def dev_key_path(self) -> Path:
+        return self.state_dir / "dev-signing-key.pem"

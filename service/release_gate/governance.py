@@ -1,0 +1,140 @@
+"""Governance data (contract section 2): the trust store and the lane rules.
+
+Loaded from the policy bundle (``data.governance``) and checked before use.
+Errors here are governance errors: ``serve`` stays up but answers 503 naming
+the error, and the CLI exits 2.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from release_gate.errors import ServiceUnavailable
+
+__all__ = [
+    "MAX_AGE_LIMIT_SECONDS",
+    "Governance",
+    "GovernanceError",
+    "Lane",
+    "SignerKey",
+    "SignerRecord",
+    "load_governance",
+]
+
+#: Policy input ages are clamped to 4e18 ns; a maximum age must stay below it.
+MAX_AGE_LIMIT_SECONDS = 4_000_000_000
+
+
+class GovernanceError(ServiceUnavailable):
+    """The governance data is unusable; no decision can be made with it."""
+
+    title = "Governance data invalid"
+    type_suffix = "governance-invalid"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class SignerKey(_Strict):
+    key_id: str = Field(min_length=1)
+    alg: Literal["Ed25519"]
+    public_key: str
+    status: Literal["active", "revoked"]
+
+
+class SignerRecord(_Strict):
+    kind: Literal["human", "agent"] = "human"
+    roles: list[str]
+    keys: list[SignerKey]
+
+
+class Lane(_Strict):
+    required_roles: list[str]
+    allowed_audience: list[str]
+    allowed_actions: list[str]
+    required_evidence_sources: list[str]
+    max_evidence_age_seconds: dict[str, Annotated[int, Field(ge=0, le=MAX_AGE_LIMIT_SECONDS)]]
+    distinct_signers: bool
+    token_ttl_seconds: Annotated[int, Field(ge=1, le=7 * 86400)]
+
+
+class _GovernanceDoc(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+    release_owner_role: str = Field(min_length=1)
+    future_tolerance_seconds: Annotated[int, Field(ge=0, le=86400)]
+    signers: dict[str, SignerRecord]
+    lanes: dict[str, Lane]
+
+
+@dataclass(frozen=True, slots=True)
+class Governance:
+    """Validated governance data plus the decoded active keys."""
+
+    release_owner_role: str
+    signers: dict[str, SignerRecord]
+    lanes: dict[str, Lane]
+    active_keys: dict[tuple[str, str], Ed25519PublicKey]
+
+    def roles_of(self, subject: str) -> frozenset[str]:
+        record = self.signers.get(subject)
+        return frozenset(record.roles) if record else frozenset()
+
+
+def _decode_key(subject: str, key: SignerKey) -> Ed25519PublicKey:
+    try:
+        raw = base64.urlsafe_b64decode(key.public_key + "=" * (-len(key.public_key) % 4))
+        if len(raw) != 32:
+            raise ValueError("not 32 bytes")
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError as exc:
+        raise GovernanceError(
+            f"governance: signer {subject!r} key {key.key_id!r} is not a raw Ed25519 key "
+            "in unpadded base64url"
+        ) from exc
+
+
+def _check(doc: _GovernanceDoc) -> dict[tuple[str, str], Ed25519PublicKey]:
+    active: dict[tuple[str, str], Ed25519PublicKey] = {}
+    for subject, record in doc.signers.items():
+        seen: set[str] = set()
+        for key in record.keys:
+            if key.key_id in seen:
+                raise GovernanceError(
+                    f"governance: signer {subject!r} has two keys with key_id {key.key_id!r}"
+                )
+            seen.add(key.key_id)
+            public = _decode_key(subject, key)
+            if key.status == "active":
+                active[(subject, key.key_id)] = public
+    for lane_id, lane in doc.lanes.items():
+        for source in lane.required_evidence_sources:
+            if source not in lane.max_evidence_age_seconds:
+                raise GovernanceError(
+                    f"governance: lane {lane_id!r} requires evidence source {source!r} "
+                    "but sets no maximum age for it"
+                )
+    return active
+
+
+def load_governance(data: Any) -> Governance:
+    """Validate ``data.governance``; raise :class:`GovernanceError` naming the problem."""
+    try:
+        doc = _GovernanceDoc.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise GovernanceError(f"governance: {where}: {first['msg']}") from exc
+    active = _check(doc)
+    return Governance(
+        release_owner_role=doc.release_owner_role,
+        signers=dict(doc.signers),
+        lanes=dict(doc.lanes),
+        active_keys=active,
+    )

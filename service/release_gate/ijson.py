@@ -1,0 +1,106 @@
+"""Strict I-JSON (RFC 7493) parsing of request bodies and manifest files.
+
+Checked before the shape, each a :class:`~release_gate.errors.BadRequest` (400):
+UTF-8 without a BOM, valid JSON, no duplicate member names at any level, no lone
+surrogates, no NaN or Infinity, integers within +-(2^53 - 1), finite floats, and
+nesting no deeper than the configured limit. Two parsers must never disagree
+about what was signed, so anything ambiguous is refused rather than repaired.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from release_gate.errors import BadRequest, FieldError
+
+__all__ = ["MAX_SAFE_INTEGER", "parse_ijson"]
+
+MAX_SAFE_INTEGER = 2**53 - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _Reject(ValueError):
+    """Raised inside the decoder hooks; carries a human-readable reason."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Reject(f"duplicate member name {key!r}")
+        out[key] = value
+    return out
+
+
+def _int(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise _Reject(f"integer {text[:40]} is outside +-(2^53 - 1)")
+    return value
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _Reject(f"number {text[:40]} overflows a double")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise _Reject(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_pairs, parse_int=_int, parse_float=_float, parse_constant=_constant
+)
+
+
+def _pointer(parts: list[str | int]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _check_tree(value: Any, max_depth: int) -> None:
+    """Iteratively check nesting depth and lone surrogates in keys and strings."""
+    stack: list[tuple[Any, int, list[str | int]]] = [(value, 1, [])]
+    while stack:
+        node, depth, path = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                raise BadRequest("string holds a lone surrogate", errors=(FieldError(_pointer(path), "string holds a lone surrogate"),))
+            continue
+        if not isinstance(node, dict | list):
+            continue
+        if depth > max_depth:
+            detail = f"nesting deeper than {max_depth} levels"
+            raise BadRequest(detail, errors=(FieldError(_pointer(path), detail),))
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in items:
+            if isinstance(key, str) and _SURROGATE.search(key):
+                detail = "member name holds a lone surrogate"
+                raise BadRequest(detail, errors=(FieldError(_pointer(path), detail),))
+            stack.append((child, depth + 1, [*path, key]))
+
+
+def parse_ijson(body: bytes, *, max_depth: int) -> Any:
+    """Parse ``body`` as I-JSON or raise :class:`BadRequest` saying why."""
+    if body.startswith(b"\xef\xbb\xbf"):
+        raise BadRequest("body starts with a byte order mark", errors=(FieldError("", "BOM not allowed"),))
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        detail = f"body is not UTF-8 (byte {exc.start})"
+        raise BadRequest(detail, errors=(FieldError("", detail),)) from exc
+    try:
+        value = _DECODER.decode(text)
+    except _Reject as exc:
+        raise BadRequest(f"not I-JSON: {exc}", errors=(FieldError("", str(exc)),)) from exc
+    except RecursionError as exc:
+        detail = f"nesting deeper than {max_depth} levels"
+        raise BadRequest(detail, errors=(FieldError("", detail),)) from exc
+    except json.JSONDecodeError as exc:
+        detail = f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        raise BadRequest(detail, errors=(FieldError("", detail),)) from exc
+    _check_tree(value, max_depth)
+    return value

@@ -1,0 +1,57 @@
+"""Prometheus metrics, on a registry owned by one app (no module-level globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+__all__ = ["Metrics"]
+
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.decisions = Counter(
+            "release_gate_decisions",
+            "Evaluations by outcome (allow, deny, invalid, error).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.violations = Counter(
+            "release_gate_violations",
+            "Violations reported in decisions, by code.",
+            ["code"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "release_gate_decision_seconds",
+            "Wall time of one /v1/evaluate decision, body read excluded.",
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.stages = Histogram(
+            "release_gate_decision_stage_seconds",
+            "Time per decision stage (parse, canonicalise, verify, evaluate, mint, record).",
+            ["stage"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe_decision(
+        self, *, allow: bool, codes: list[str], seconds: float, stages: Mapping[str, float]
+    ) -> None:
+        self.decisions.labels(outcome="allow" if allow else "deny").inc()
+        for code in codes:
+            self.violations.labels(code=code).inc()
+        self.latency.observe(seconds)
+        for stage, value in stages.items():
+            self.stages.labels(stage=stage).observe(value)
+
+    def observe_failure(self, outcome: str) -> None:
+        self.decisions.labels(outcome=outcome).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,42 @@
+"""Build the policy input (docs/policy-input.md) from a checked manifest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from release_gate.manifest import Manifest
+from release_gate.signatures import SignatureStatus
+from release_gate.timestamps import format_ns, parse_timestamp_ns
+
+__all__ = ["AGE_CLAMP_NS", "build_policy_input"]
+
+#: Ages are clamped so every engine computes on exact 64-bit integers.
+AGE_CLAMP_NS = 4_000_000_000_000_000_000
+
+
+def _age_ns(observed_at: str, now_ns: int) -> int:
+    age = now_ns - parse_timestamp_ns(observed_at)
+    return max(-AGE_CLAMP_NS, min(AGE_CLAMP_NS, age))
+
+
+def build_policy_input(
+    *,
+    document: Mapping[str, Any],
+    manifest: Manifest,
+    digest: str,
+    statuses: Sequence[SignatureStatus],
+    now_ns: int,
+) -> str:
+    """The policy input as compact JSON text (what engines take)."""
+    value = {
+        "manifest": document,
+        "manifest_digest": digest,
+        "evaluated_at": format_ns(now_ns),
+        "facts": {
+            "signatures": [{"status": str(s)} for s in statuses],
+            "evidence": [{"age_ns": _age_ns(e.observed_at, now_ns)} for e in manifest.evidence],
+        },
+    }
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
