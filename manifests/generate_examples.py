@@ -25,22 +25,43 @@ HERE = Path(__file__).resolve().parent / "examples"
 KEYS = HERE / "keys"
 
 OWNER = ("dana.whitfield@example.com", "support_release_owner", "dana-2026-01", "dana-whitfield")
-COMMS = ("marcus.oyelaran@example.com", "incident_communications_manager", "marcus-2026-01",
-         "marcus-oyelaran")
+COMMS = (
+    "marcus.oyelaran@example.com",
+    "incident_communications_manager",
+    "marcus-2026-01",
+    "marcus-oyelaran",
+)
 CS = ("priya.raman@example.com", "customer_success_reviewer", "priya-2026-01", "priya-raman")
-AGENT = ("agent:packet-assembler", "customer_success_reviewer", "packet-assembler-2026-01",
-         "packet-assembler-agent")
-TOMAS_COMMS = ("tomas.lindqvist@example.com", "incident_communications_manager", "tomas-2026-01",
-               "tomas-lindqvist")
-TOMAS_CS = ("tomas.lindqvist@example.com", "customer_success_reviewer", "tomas-2026-01",
-            "tomas-lindqvist")
+AGENT = (
+    "agent:packet-assembler",
+    "customer_success_reviewer",
+    "packet-assembler-2026-01",
+    "packet-assembler-agent",
+)
+TOMAS_COMMS = (
+    "tomas.lindqvist@example.com",
+    "incident_communications_manager",
+    "tomas-2026-01",
+    "tomas-lindqvist",
+)
+TOMAS_CS = (
+    "tomas.lindqvist@example.com",
+    "customer_success_reviewer",
+    "tomas-2026-01",
+    "tomas-lindqvist",
+)
 Signer = tuple[str, str, str, str]
 
 
 def _evidence(eid: str, source: str, observed_at: str) -> dict[str, Any]:
     digest = "sha256:" + hashlib.sha256(f"{eid}:{source}:{observed_at}".encode()).hexdigest()
-    return {"id": eid, "ref": f"{source}/{eid}", "source": source, "digest": digest,
-            "observed_at": observed_at}
+    return {
+        "id": eid,
+        "ref": f"{source}/{eid}",
+        "source": source,
+        "digest": digest,
+        "observed_at": observed_at,
+    }
 
 
 def base_manifest() -> dict[str, Any]:
@@ -49,23 +70,35 @@ def base_manifest() -> dict[str, Any]:
         "manifest_version": "1",
         "manifest_id": "rm-2026-0417-r7",
         "created_at": "2026-11-26T08:40:00Z",
-        "packet": {"id": "PKT-2026-0417", "revision": 7,
-                   "digest": "sha256:" + hashlib.sha256(packet).hexdigest(),
-                   "supersedes_revision": 6},
+        "packet": {
+            "id": "PKT-2026-0417",
+            "revision": 7,
+            "digest": "sha256:" + hashlib.sha256(packet).hexdigest(),
+            "supersedes_revision": 6,
+        },
         "lane": "exec-customer-review",
         "audience": ["exec-review-board", "customer-success-leadership"],
         "requested_actions": ["route_for_executive_review"],
         "release_owner": "dana.whitfield@example.com",
         "objections": [
-            {"id": "OBJ-1", "summary": "Timeline start disputed (02:10 vs 02:04 UTC)",
-             "raised_by": "marcus.oyelaran@example.com", "status": "resolved",
-             "residual_acceptance": None},
-            {"id": "OBJ-2", "summary": "'Restored for all tenants' omits delayed exports",
-             "raised_by": "priya.raman@example.com", "status": "open",
-             "residual_acceptance": {
-                 "accepted_by": "dana.whitfield@example.com",
-                 "accepted_at": "2026-11-26T08:30:00+01:00",
-                 "rationale": "Caveat is stated in the packet; executives decide on wording."}},
+            {
+                "id": "OBJ-1",
+                "summary": "Timeline start disputed (02:10 vs 02:04 UTC)",
+                "raised_by": "marcus.oyelaran@example.com",
+                "status": "resolved",
+                "residual_acceptance": None,
+            },
+            {
+                "id": "OBJ-2",
+                "summary": "'Restored for all tenants' omits delayed exports",
+                "raised_by": "priya.raman@example.com",
+                "status": "open",
+                "residual_acceptance": {
+                    "accepted_by": "dana.whitfield@example.com",
+                    "accepted_at": "2026-11-26T08:30:00+01:00",
+                    "rationale": "Caveat is stated in the packet; executives decide on wording.",
+                },
+            },
         ],
         "evidence": [
             _evidence("EV-timeline", "incident_timeline", "2026-11-26T07:45:00Z"),
@@ -80,8 +113,9 @@ def base_manifest() -> dict[str, Any]:
 def sign(document: dict[str, Any], *signers: Signer) -> dict[str, Any]:
     for subject, role, key_id, key_name in signers:
         key = load_private_key(KEYS / f"{key_name}.demo-key.pem").private_key
-        document = sign_manifest(document, private_key=key, subject=subject, role=role,
-                                 key_id=key_id)
+        document = sign_manifest(
+            document, private_key=key, subject=subject, role=role, key_id=key_id
+        )
     return document
 
 
@@ -99,11 +133,19 @@ def _scope(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _objection(doc: dict[str, Any]) -> dict[str, Any]:
     doc["objections"][1]["residual_acceptance"] = None
-    doc["objections"].append({"id": "OBJ-3", "summary": "Credit language implied in section 4",
-                              "raised_by": "priya.raman@example.com", "status": "open",
-                              "residual_acceptance": {"accepted_by": "marcus.oyelaran@example.com",
-                                                      "accepted_at": "2026-11-26T08:35:00Z",
-                                                      "rationale": "Comms accepts."}})
+    doc["objections"].append(
+        {
+            "id": "OBJ-3",
+            "summary": "Credit language implied in section 4",
+            "raised_by": "priya.raman@example.com",
+            "status": "open",
+            "residual_acceptance": {
+                "accepted_by": "marcus.oyelaran@example.com",
+                "accepted_at": "2026-11-26T08:35:00Z",
+                "rationale": "Comms accepts.",
+            },
+        }
+    )
     return sign(doc, OWNER, COMMS, CS)
 
 
@@ -129,8 +171,10 @@ EXAMPLES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 def render() -> dict[str, str]:
     """File name -> exact text of every example."""
     return {
-        f"{name}.json": json.dumps(build(copy.deepcopy(base_manifest())), indent=2,
-                                   ensure_ascii=False) + "\n"
+        f"{name}.json": json.dumps(
+            build(copy.deepcopy(base_manifest())), indent=2, ensure_ascii=False
+        )
+        + "\n"
         for name, build in EXAMPLES.items()
     }
 

@@ -31,5 +31,10 @@ def manifest_digest(document: Mapping[str, Any]) -> str:
 def approval_statement(*, manifest_digest: str, subject: str, role: str) -> bytes:
     """The exact bytes a signer signs for one signature."""
     return rfc8785.dumps(
-        {"type": APPROVAL_TYPE, "manifest_digest": manifest_digest, "subject": subject, "role": role}
+        {
+            "type": APPROVAL_TYPE,
+            "manifest_digest": manifest_digest,
+            "subject": subject,
+            "role": role,
+        }
     )

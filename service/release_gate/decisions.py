@@ -94,16 +94,14 @@ class DecisionRecord:
     manifest: str
 
     def _row(self) -> _DecisionRow:
-        values: dict[str, Any] = {
-            name: getattr(self, name) for name in self.__slots__  # type: ignore[attr-defined]
-        }
+        values: dict[str, Any] = {name: getattr(self, name) for name in self.__slots__}
         for name in ("violations", "warnings", "accepted_objections"):
             values[name] = json.dumps(values[name], separators=(",", ":"))
         return _DecisionRow(**values)
 
     @classmethod
     def _from_row(cls, row: _DecisionRow) -> DecisionRecord:
-        values = {name: getattr(row, name) for name in cls.__slots__}  # type: ignore[attr-defined]
+        values = {name: getattr(row, name) for name in cls.__slots__}
         for name in ("violations", "warnings", "accepted_objections"):
             values[name] = json.loads(values[name])
         return cls(**values)
@@ -139,7 +137,9 @@ class DecisionStore:
         try:
             _Base.metadata.create_all(self._engine)
         except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"cannot prepare the decision store: {type(exc).__name__}") from exc
+            raise StoreUnavailable(
+                f"cannot prepare the decision store: {type(exc).__name__}"
+            ) from exc
 
     def append(self, record: DecisionRecord) -> None:
         """Commit ``record`` durably, or raise :class:`StoreUnavailable`."""

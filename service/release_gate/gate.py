@@ -93,7 +93,9 @@ def _valid_signers(
 
 def _accepted_objections(manifest: Manifest) -> list[str]:
     return [
-        o.id for o in manifest.objections if o.status == "open" and o.residual_acceptance is not None
+        o.id
+        for o in manifest.objections
+        if o.status == "open" and o.residual_acceptance is not None
     ]
 
 
@@ -128,11 +130,17 @@ class Gate:
         watch.lap("parse")
         digest = manifest_digest(document)
         watch.lap("canonicalise")
-        statuses = verify_signatures(manifest.signatures, digest=digest, governance=self._governance)
+        statuses = verify_signatures(
+            manifest.signatures, digest=digest, governance=self._governance
+        )
         watch.lap("verify")
         evaluated_ns = now_ns if now_ns is not None else self._clock()
         policy_input = build_policy_input(
-            document=document, manifest=manifest, digest=digest, statuses=statuses, now_ns=evaluated_ns
+            document=document,
+            manifest=manifest,
+            digest=digest,
+            statuses=statuses,
+            now_ns=evaluated_ns,
         )
         result = self._engine.evaluate(policy_input)
         watch.lap("evaluate")
@@ -159,7 +167,9 @@ class Gate:
     ) -> MintedToken:
         lane = self._governance.lanes.get(manifest.lane)
         if lane is None:
-            raise PolicyEngineError(f"the policy allowed lane {manifest.lane!r}, unknown to governance")
+            raise PolicyEngineError(
+                f"the policy allowed lane {manifest.lane!r}, unknown to governance"
+            )
         return self._minter.mint(
             jti=decision_id,
             issued_at=evaluated_ns // 1_000_000_000,
@@ -237,4 +247,3 @@ class Gate:
                 manifest=body.decode("utf-8"),
             )
         )
-

@@ -68,7 +68,10 @@ def _check_tree(value: Any, max_depth: int) -> None:
         node, depth, path = stack.pop()
         if isinstance(node, str):
             if _SURROGATE.search(node):
-                raise BadRequest("string holds a lone surrogate", errors=(FieldError(_pointer(path), "string holds a lone surrogate"),))
+                raise BadRequest(
+                    "string holds a lone surrogate",
+                    errors=(FieldError(_pointer(path), "string holds a lone surrogate"),),
+                )
             continue
         if not isinstance(node, dict | list):
             continue
@@ -86,7 +89,9 @@ def _check_tree(value: Any, max_depth: int) -> None:
 def parse_ijson(body: bytes, *, max_depth: int) -> Any:
     """Parse ``body`` as I-JSON or raise :class:`BadRequest` saying why."""
     if body.startswith(b"\xef\xbb\xbf"):
-        raise BadRequest("body starts with a byte order mark", errors=(FieldError("", "BOM not allowed"),))
+        raise BadRequest(
+            "body starts with a byte order mark", errors=(FieldError("", "BOM not allowed"),)
+        )
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -15,16 +15,16 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from release_gate_client.jwk import jwk_thumbprint, public_jwk
 
 from release_gate.errors import ConfigurationError
+from release_gate_client.jwk import jwk_thumbprint, public_jwk
 
 __all__ = [
     "SigningKey",
     "jwks_document",
+    "load_or_create_dev_key",
     "load_private_key",
     "load_public_key",
-    "load_or_create_dev_key",
     "write_private_key",
 ]
 

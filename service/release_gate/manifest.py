@@ -13,7 +13,14 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 from release_gate.errors import FieldError, InvalidManifest
 from release_gate.timestamps import parse_timestamp_ns
@@ -38,7 +45,9 @@ def _subject(value: str) -> str:
         raise ValueError("a subject is 1-256 code points")
     for char in value:
         if unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
-            raise ValueError(f"a subject may not contain U+{ord(char):04X} (whitespace or invisible)")
+            raise ValueError(
+                f"a subject may not contain U+{ord(char):04X} (whitespace or invisible)"
+            )
     return value
 
 

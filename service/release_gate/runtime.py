@@ -64,7 +64,7 @@ def load_signing_key(settings: Settings) -> SigningKey:
 
 def build_engine(settings: Settings, bundle: PolicyBundle) -> PolicyEngine:
     if settings.opa_url:
-        from release_gate.policy.opa import OpaEngine  # noqa: PLC0415 - optional path
+        from release_gate.policy.opa import OpaEngine
 
         return OpaEngine(settings.opa_url, bundle=bundle, timeout=settings.opa_timeout_seconds)
     return EmbeddedEngine(bundle)
@@ -110,5 +110,3 @@ def build_runtime(settings: Settings, *, with_store: bool = True) -> Runtime:
         max_depth=settings.max_nesting_depth,
     )
     return runtime
-
-

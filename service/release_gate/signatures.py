@@ -10,10 +10,8 @@ statement), else ``verified``.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
-
-from collections.abc import Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -67,7 +65,14 @@ def sign_manifest(
         manifest_digest=manifest_digest(document), subject=subject, role=role
     )
     value = base64.urlsafe_b64encode(private_key.sign(statement)).rstrip(b"=").decode()
-    signatures = [*(document.get("signatures") or []), {
-        "subject": subject, "role": role, "key_id": key_id, "alg": "Ed25519", "signature": value,
-    }]
+    signatures = [
+        *(document.get("signatures") or []),
+        {
+            "subject": subject,
+            "role": role,
+            "key_id": key_id,
+            "alg": "Ed25519",
+            "signature": value,
+        },
+    ]
     return {**document, "signatures": signatures}

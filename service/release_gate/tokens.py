@@ -16,7 +16,7 @@ from release_gate.keys import SigningKey
 
 __all__ = ["TOKEN_TYPE", "MintedToken", "TokenMinter"]
 
-TOKEN_TYPE = "release-approval+jwt"
+TOKEN_TYPE = "release-approval+jwt"  # noqa: S105 - a media type, not a secret
 
 
 @dataclass(frozen=True, slots=True)

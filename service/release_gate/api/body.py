@@ -35,7 +35,9 @@ async def read_body(request: Request, *, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise BadRequest("Content-Length is not a number", errors=(FieldError("", "bad Content-Length"),))
+            raise BadRequest(
+                "Content-Length is not a number", errors=(FieldError("", "bad Content-Length"),)
+            )
         if int(declared) > max_bytes:
             raise PayloadTooLarge(f"body is {declared} bytes; the limit is {max_bytes}")
     chunks: list[bytes] = []

@@ -9,8 +9,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from release_gate_client.jwk import jwk_thumbprint
-from release_gate_client.verify import verify_result
 
 from release_gate.api.body import read_body
 from release_gate.api.deps import RuntimeDep
@@ -18,6 +16,8 @@ from release_gate.api.schemas import VerifyIn, VerifyOut, json_body, problem_res
 from release_gate.errors import FieldError, InvalidManifest
 from release_gate.ijson import parse_ijson
 from release_gate.manifest import json_pointer
+from release_gate_client.jwk import jwk_thumbprint
+from release_gate_client.verify import verify_result
 
 __all__ = ["router"]
 

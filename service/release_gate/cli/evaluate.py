@@ -42,7 +42,8 @@ def _now_ns(value: str | None) -> int | None:
         return parse_timestamp_ns(value)
     except ValueError as exc:
         raise BadRequest(
-            f"--now: {exc}", errors=(FieldError("", f"--now is not an RFC 3339 timestamp: {value}"),)
+            f"--now: {exc}",
+            errors=(FieldError("", f"--now is not an RFC 3339 timestamp: {value}"),),
         ) from exc
 
 
@@ -62,5 +63,3 @@ def _run(args: argparse.Namespace) -> int:
         runtime.close()
     print_json(decision.to_wire())
     return 0 if decision.allow else 1
-
-

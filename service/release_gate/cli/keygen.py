@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from release_gate_client.jwk import jwk_thumbprint, public_jwk
 
 from release_gate.cli._common import EXIT_ERROR, print_json
 from release_gate.keys import write_private_key
+from release_gate_client.jwk import jwk_thumbprint, public_jwk
 
 __all__ = ["add_parser"]
 

@@ -23,7 +23,9 @@ def add_parser(subparsers: Any) -> None:
         "development signing key under .release-gate/ (with a warning).",
     )
     parser.add_argument("--host", help="listen address (default: $RELEASE_GATE_HOST or 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="listen port (default: $RELEASE_GATE_PORT or 8080)")
+    parser.add_argument(
+        "--port", type=int, help="listen port (default: $RELEASE_GATE_PORT or 8080)"
+    )
     add_policies_flag(parser)
     parser.set_defaults(func=_run)
 

@@ -8,16 +8,18 @@ from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from release_gate_client.errors import ReleaseGateClientError
-from release_gate_client.jwk import jwk_thumbprint, load_jwks
-from release_gate_client.verify import verify_result
 
 from release_gate.cli._common import EXIT_ERROR, print_json, read_file, settings_from
 from release_gate.config import Settings
 from release_gate.errors import GateError
 from release_gate.keys import load_public_key
+from release_gate_client.errors import ReleaseGateClientError
+from release_gate_client.jwk import jwk_thumbprint, load_jwks
+from release_gate_client.verify import verify_result
 
 __all__ = ["add_parser"]
+
+_STDIN = "-"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -33,7 +35,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("token", metavar="TOKEN")
     parser.add_argument("--lane", required=True, metavar="L")
     parser.add_argument("--packet-digest", required=True, metavar="D")
-    parser.add_argument("--issuer", metavar="I", help="expected iss (default: $RELEASE_GATE_ISSUER)")
+    parser.add_argument(
+        "--issuer", metavar="I", help="expected iss (default: $RELEASE_GATE_ISSUER)"
+    )
     parser.add_argument("--jwks", metavar="FILE_OR_URL")
     parser.set_defaults(func=_run)
 
@@ -55,7 +59,8 @@ def _configured_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
 def _run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from(args)
-        token = read_file("-").decode().strip() if args.token == "-" else args.token.strip()
+        raw = read_file("-").decode() if args.token == _STDIN else args.token
+        token = raw.strip()
         keys = _jwks_keys(args.jwks) if args.jwks else _configured_keys(settings)
     except (GateError, ReleaseGateClientError, httpx.HTTPError, UnicodeDecodeError) as exc:
         sys.stderr.write(f"release-gate verify: {getattr(exc, 'detail', exc)}\n")

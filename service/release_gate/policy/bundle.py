@@ -83,7 +83,8 @@ def _mount(data: dict[str, Any], relpath: PurePosixPath, value: Any, *, where: s
 
 def _policy_digest(files: dict[str, str]) -> str:
     entries = [
-        [path, hashlib.sha256(text.encode("utf-8")).hexdigest()] for path, text in sorted(files.items())
+        [path, hashlib.sha256(text.encode("utf-8")).hexdigest()]
+        for path, text in sorted(files.items())
     ]
     return "sha256:" + hashlib.sha256(rfc8785.dumps(entries)).hexdigest()
 
