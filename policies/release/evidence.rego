@@ -35,7 +35,10 @@ deny contains violation if {
 	max_ages := lanes.lane.max_evidence_age_seconds
 	some i, item in input.manifest.evidence
 	not item.source in object.keys(max_ages)
-	msg := sprintf("evidence %s has source %s, for which lane %s sets no maximum age", [item.id, item.source, lanes.lane_id])
+	msg := sprintf(
+		"evidence %s has source %s, for which lane %s sets no maximum age",
+		[item.id, item.source, lanes.lane_id],
+	)
 	violation := data.lib.result.violation("evidence.unknown_source", msg, sprintf("/evidence/%d", [i]))
 }
 

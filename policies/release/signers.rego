@@ -73,7 +73,10 @@ deny contains violation if {
 #   solution: Have a human approve; an agent's signature may only accompany the humans' approvals.
 deny contains violation if {
 	some approval in agent_approvals
-	msg := sprintf("%s is an agent and may prepare a release but never approve it (%s)", [approval.subject, approval.what])
+	msg := sprintf(
+		"%s is an agent and may prepare a release but never approve it (%s)",
+		[approval.subject, approval.what],
+	)
 	violation := data.lib.result.violation("signers.agent_not_permitted", msg, approval.path)
 }
 
