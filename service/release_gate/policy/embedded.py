@@ -1,15 +1,19 @@
 """The embedded engine: regorus (PyPI ``celine-regorus``) in-process.
 
-Concurrency: the engine is built and compiled once; each worker thread gets
-its own ``clone()`` on first use (``set_input`` mutates an engine, so engines
-are never shared between threads). Input and data go in as JSON text only:
-regorus turns a Python ``True`` into ``1.0`` (see ENGINE-NOTES).
+Concurrency: a regorus engine is *unsendable* (pyo3 panics when one is used,
+or cloned, on a thread other than its creator's) and ``set_input`` mutates it.
+So evaluations run on a small pool of dedicated threads, each of which builds
+and owns one engine for its whole life; callers hand work to the pool and wait.
+The policies are also loaded once on the constructing thread, so a broken
+bundle fails at start-up, not on the first request. Input and data go in as
+JSON text only: regorus turns a Python ``True`` into ``1.0`` (see ENGINE-NOTES).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import regorus
@@ -49,27 +53,37 @@ class EmbeddedEngine:
 
     name = "regorus"
 
-    def __init__(self, bundle: PolicyBundle) -> None:
+    def __init__(self, bundle: PolicyBundle, *, threads: int = 2, timeout: float = 10.0) -> None:
         self._bundle = bundle
-        self._base = build_regorus(bundle)
-        self._clone_lock = threading.Lock()
+        self._timeout = timeout
+        build_regorus(bundle)  # fail fast on a broken bundle, on this thread
         self._local = threading.local()
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="regorus")
 
     def _engine(self) -> Any:
         engine = getattr(self._local, "engine", None)
         if engine is None:
-            with self._clone_lock:
-                engine = self._base.clone()
+            engine = build_regorus(self._bundle)
             self._local.engine = engine
         return engine
 
-    def evaluate(self, policy_input_json: str) -> PolicyResult:
+    def _evaluate_here(self, policy_input_json: str) -> Any:
         engine = self._engine()
         try:
             engine.set_input_json(policy_input_json)
-            value = engine.eval_rule(ENTRY_POINT)
+            return engine.eval_rule(ENTRY_POINT)
         except RuntimeError as exc:
             raise PolicyEngineError(f"policy evaluation failed: {first_line(exc)}") from exc
+
+    def evaluate(self, policy_input_json: str) -> PolicyResult:
+        try:
+            future = self._pool.submit(self._evaluate_here, policy_input_json)
+        except RuntimeError as exc:  # the pool is shut down
+            raise PolicyEngineError("the embedded engine is shut down") from exc
+        try:
+            value = future.result(timeout=self._timeout)
+        except TimeoutError as exc:
+            raise PolicyEngineError(f"policy evaluation timed out after {self._timeout}s") from exc
         return parse_policy_result(
             value, policy_revision=self._bundle.revision, policy_digest=self._bundle.digest
         )
@@ -82,4 +96,5 @@ class EmbeddedEngine:
         )
 
     def close(self) -> None:
-        """Nothing to release: clones die with their threads."""
+        """Stop the engine threads; each engine is dropped on the thread that owns it."""
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,120 @@
+"""Test helpers: demo signers, manifest builders, JSON posting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from release_gate.keys import load_private_key
+from release_gate.signatures import sign_manifest
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = ROOT / "policies"
+DEMO_KEYS = ROOT / "manifests" / "examples" / "keys"
+LANE = "exec-customer-review"
+
+# (subject, role, key_id, demo key file stem)
+OWNER = ("dana.whitfield@example.com", "support_release_owner", "dana-2026-01", "dana-whitfield")
+COMMS = (
+    "marcus.oyelaran@example.com",
+    "incident_communications_manager",
+    "marcus-2026-01",
+    "marcus-oyelaran",
+)
+CS = ("priya.raman@example.com", "customer_success_reviewer", "priya-2026-01", "priya-raman")
+AGENT = (
+    "agent:packet-assembler",
+    "customer_success_reviewer",
+    "packet-assembler-2026-01",
+    "packet-assembler-agent",
+)
+DEFAULT_SIGNERS = (OWNER, COMMS, CS)
+Signer = tuple[str, str, str, str]
+ManifestFactory = Callable[..., dict[str, Any]]
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sha256(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def base_manifest(now: dt.datetime | None = None) -> dict[str, Any]:
+    """An unsigned manifest that the example lane approves at ``now``."""
+    now = now or dt.datetime.now(dt.UTC)
+    ago = lambda **kw: rfc3339(now - dt.timedelta(**kw))  # noqa: E731
+    return {
+        "manifest_version": "1",
+        "manifest_id": "rm-test-1",
+        "created_at": ago(minutes=5),
+        "packet": {
+            "id": "PKT-TEST-1",
+            "revision": 3,
+            "digest": sha256("packet revision 3"),
+            "supersedes_revision": 2,
+        },
+        "lane": LANE,
+        "audience": ["exec-review-board"],
+        "requested_actions": ["route_for_executive_review"],
+        "release_owner": OWNER[0],
+        "objections": [
+            {
+                "id": "OBJ-1",
+                "summary": "Restoration wording disputed",
+                "raised_by": CS[0],
+                "status": "open",
+                "residual_acceptance": {
+                    "accepted_by": OWNER[0],
+                    "accepted_at": ago(minutes=10),
+                    "rationale": "Caveat stated in the packet.",
+                },
+            },
+            {
+                "id": "OBJ-2",
+                "summary": "Start time",
+                "raised_by": COMMS[0],
+                "status": "resolved",
+                "residual_acceptance": None,
+            },
+        ],
+        "evidence": [
+            _evidence("EV-1", "incident_timeline", ago(hours=1)),
+            _evidence("EV-2", "case_management", ago(hours=2)),
+            _evidence("EV-3", "entitlement", ago(days=1)),
+            _evidence("EV-4", "contract_guidance", ago(days=3)),
+        ],
+        "signatures": [],
+    }
+
+
+def _evidence(eid: str, source: str, observed_at: str) -> dict[str, Any]:
+    return {
+        "id": eid,
+        "ref": f"{source}/{eid}",
+        "source": source,
+        "digest": sha256(eid),
+        "observed_at": observed_at,
+    }
+
+
+def sign(document: dict[str, Any], *signers: Signer) -> dict[str, Any]:
+    for subject, role, key_id, stem in signers:
+        key = load_private_key(DEMO_KEYS / f"{stem}.demo-key.pem").private_key
+        document = sign_manifest(
+            document, private_key=key, subject=subject, role=role, key_id=key_id
+        )
+    return document
+
+
+def post_json(client: TestClient, path: str, value: Any) -> Any:
+    return client.post(
+        path, content=json.dumps(value).encode(), headers={"content-type": "application/json"}
+    )
