@@ -1,0 +1,108 @@
+"""The real policies on regorus: lane scoping, evidence boundaries, everything reported."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ._rego_support import (
+    AGENT_CS,
+    CLAMP_NS,
+    COMMS,
+    NS,
+    OWNER,
+    Gate,
+    evidence,
+    found,
+    set_at,
+    valid_input,
+    with_signatures,
+)
+
+
+@pytest.fixture(scope="module")
+def gate() -> Gate:
+    return Gate()
+
+
+class TestLane:
+    def test_unknown_lane_skips_lane_rules_but_others_still_report(self, gate: Gate) -> None:
+        doc = set_at("/manifest/lane", "customer-broadcast")(valid_input())
+        doc = with_signatures(doc, OWNER, COMMS, statuses=["verified", "invalid"])
+        doc["manifest"]["audience"] = ["affected-customers"]
+        doc["facts"]["evidence"][0]["age_ns"] = CLAMP_NS
+        doc["facts"]["evidence"][1]["age_ns"] = -CLAMP_NS
+        assert found(gate.decide(doc)) == {
+            ("lane.unknown", "/lane"),
+            ("signature.invalid", "/signatures/1"),
+            ("evidence.future_timestamp", "/evidence/1"),
+        }
+
+    def test_example_lane_allows_no_customer_send_credit_or_remediation(self, gate: Gate) -> None:
+        lane = gate.governance["lanes"]["exec-customer-review"]
+        for action in lane["allowed_actions"]:
+            assert not any(word in action for word in ("send", "credit", "remediat", "notify"))
+        for audience in lane["allowed_audience"]:
+            assert "customer" not in audience or audience == "customer-success-leadership"
+
+
+class TestEvidenceBoundaries:
+    @pytest.mark.parametrize(
+        ("age_ns", "stale"),
+        [(21600 * NS - 1, False), (21600 * NS, False), (21600 * NS + 1, True), (CLAMP_NS, True)],
+    )
+    def test_stale_only_beyond_the_exact_maximum(
+        self, gate: Gate, age_ns: int, stale: bool
+    ) -> None:
+        doc = set_at("/facts/evidence/0/age_ns", age_ns)(valid_input())
+        expected = {("evidence.stale", "/evidence/0")} if stale else set()
+        assert found(gate.decide(doc)) == expected
+
+    @pytest.mark.parametrize(
+        ("age_ns", "future"),
+        [(0, False), (-60 * NS, False), (-60 * NS - 1, True), (-CLAMP_NS, True)],
+    )
+    def test_future_only_beyond_the_tolerance(self, gate: Gate, age_ns: int, future: bool) -> None:
+        doc = set_at("/facts/evidence/0/age_ns", age_ns)(valid_input())
+        expected = {("evidence.future_timestamp", "/evidence/0")} if future else set()
+        assert found(gate.decide(doc)) == expected
+
+    def test_clamped_age_is_compared_and_rendered_as_an_exact_integer(self, gate: Gate) -> None:
+        max_ns = 3_999_999_999 * NS
+        governance = copy.deepcopy(gate.governance)
+        governance["lanes"]["exec-customer-review"]["max_evidence_age_seconds"][
+            "incident_timeline"
+        ] = 3_999_999_999
+        local = Gate(governance)
+        fresh = set_at("/facts/evidence/0/age_ns", max_ns)(valid_input())
+        assert local.decide(fresh)["allow"] is True
+        stale = local.decide(set_at("/facts/evidence/0/age_ns", max_ns + 1)(valid_input()))
+        assert found(stale) == {("evidence.stale", "/evidence/0")}
+        assert "3999999999000000001 ns old" in stale["violations"][0]["message"]
+
+    def test_optional_source_with_a_maximum_age_is_accepted(self, gate: Gate) -> None:
+        doc = valid_input()
+        doc["manifest"]["evidence"].append(evidence("EV-5", "account_review"))
+        doc["facts"]["evidence"].append({"age_ns": 1209600 * NS})
+        assert gate.decide(doc)["allow"] is True
+
+
+class TestReportsEverything:
+    def test_several_violations_are_all_reported_together(self, gate: Gate) -> None:
+        doc = with_signatures(valid_input(), OWNER, AGENT_CS, statuses=["invalid", "verified"])
+        doc["manifest"]["requested_actions"] = ["send_customer_notice"]
+        doc["manifest"]["objections"][0]["residual_acceptance"] = None
+        doc["manifest"]["evidence"][3]["source"] = "social_media"
+        doc["facts"]["evidence"][0]["age_ns"] = CLAMP_NS
+        assert found(gate.decide(doc)) == {
+            ("signature.invalid", "/signatures/0"),
+            ("signers.missing_role", "/signatures"),
+            ("signers.release_owner_missing", "/release_owner"),
+            ("signers.agent_not_permitted", "/signatures/1"),
+            ("lane.action_out_of_scope", "/requested_actions/0"),
+            ("objections.unaccepted", "/objections/0"),
+            ("evidence.missing_source", "/evidence"),
+            ("evidence.unknown_source", "/evidence/3"),
+            ("evidence.stale", "/evidence/0"),
+        }
