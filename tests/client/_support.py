@@ -118,6 +118,7 @@ class Reply:
     status: int = 200
     body: bytes = b"{}"
     content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def json(cls, value: Any, status: int = 200, content_type: str = "application/json") -> Reply:
@@ -160,6 +161,8 @@ def handler_for(gate: FakeGate) -> type[BaseHTTPRequestHandler]:
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(reply.body)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(reply.body)
 

@@ -19,6 +19,7 @@ from release_gate_client import (
     UnexpectedResponse,
     Violation,
 )
+from release_gate_client.models import decision_from_json, verify_result_from_json
 
 from ._support import LANE, PACKET_DIGEST, FakeGate, Recorded, Reply, base_claims
 from .test_jwks import unused_local_url
@@ -208,6 +209,25 @@ class TestGateClient:
         with GateClient(gate.url) as client, pytest.raises(UnexpectedResponse, match=why):
             client.verify("a.b.c", lane=LANE, packet_digest=PACKET_DIGEST)
 
+    def test_ignores_a_problem_body_that_is_not_an_object(self, gate: FakeGate) -> None:
+        gate.routes[("POST", "/v1/evaluate")] = Reply.json(["x"], 400, PROBLEM)
+        with (
+            GateClient(gate.url) as client,
+            pytest.raises(GateHTTPError, match="HTTP 400") as caught,
+        ):
+            client.evaluate(MANIFEST)
+        assert caught.value.problem is None
+
+    def test_wraps_other_httpx_errors_as_client_error(self, gate: FakeGate) -> None:
+        broken = Reply(200, b"not gzip", headers={"Content-Encoding": "gzip"})
+        gate.routes[("POST", "/v1/evaluate")] = broken
+        with (
+            GateClient(gate.url) as client,
+            pytest.raises(ClientError, match="request failed: DecodingError") as caught,
+        ):
+            client.evaluate(MANIFEST)
+        assert not isinstance(caught.value, GateUnavailable)
+
     def test_all_client_errors_share_a_root(self, gate: FakeGate) -> None:
         with GateClient(gate.url) as client, pytest.raises(ClientError, match="HTTP 404"):
             client.policy()
@@ -279,3 +299,22 @@ class TestAsyncGateClient:
 
         with pytest.raises(GateUnavailable, match="ReadTimeout"):
             run(scenario())
+
+
+class TestResultParsing:
+    def test_decision_from_json_refuses_a_non_object(self) -> None:
+        with pytest.raises(UnexpectedResponse, match="decision is not a JSON object"):
+            decision_from_json([decision_body()])
+
+    def test_decision_keeps_the_raw_body(self) -> None:
+        decision = decision_from_json(decision_body())
+        assert decision.raw["lane"] == LANE
+        assert decision.policy.revision == "2026.11.1"
+
+    def test_verify_result_from_json_refuses_a_non_object(self) -> None:
+        with pytest.raises(UnexpectedResponse, match="verify result is not a JSON object"):
+            verify_result_from_json(None)
+
+    def test_verify_result_claims_must_be_an_object(self) -> None:
+        with pytest.raises(UnexpectedResponse, match="payload is not a JSON object"):
+            verify_result_from_json({"valid": True, "reason": None, "claims": ["x"]})
