@@ -9,6 +9,7 @@ package release.gate
 import data.release.evidence
 import data.release.lane
 import data.release.objections
+import data.release.packet
 import data.release.signatures
 import data.release.signers
 import rego.v1
@@ -43,4 +44,8 @@ all_violations contains violation if {
 
 all_violations contains violation if {
 	some violation in evidence.deny
+}
+
+all_violations contains violation if {
+	some violation in packet.deny
 }

@@ -145,5 +145,13 @@ valid_input := {
 	"manifest": manifest,
 	"manifest_digest": digest,
 	"evaluated_at": "2026-11-26T09:00:00Z",
-	"facts": {"signatures": [verified, verified, verified], "evidence": evidence_facts},
+	"facts": {
+		"signatures": [verified, verified, verified],
+		"evidence": evidence_facts,
+		"history": no_history,
+		"holds": [],
+	},
 }
+
+# no_history: the store has never approved this packet in this lane.
+no_history := {"latest_approved_revision": null, "latest_approved_digest": null}

@@ -56,3 +56,11 @@ test_decision_denied_when_lane_is_unknown_and_other_rules_still_report if {
 		["signers.release_owner_missing", "/release_owner"],
 	}
 }
+
+test_decision_denied_when_packet_revision_is_on_hold if {
+	held := {"hold_id": "h-1", "revision": 3, "lane": null, "reason": "scope changed"}
+	doc := object.union(fixtures.valid_input, {"facts": {"holds": [held]}})
+	result := gate.decision with input as doc with data.governance as fixtures.governance
+	result.allow == false
+	{[v.code, v.path] | some v in result.violations} == {["packet.on_hold", "/packet/revision"]}
+}

@@ -3,9 +3,12 @@
     parse (I-JSON, then the manifest's shape)
     canonicalise (JCS digest of the manifest as received)
     verify (Ed25519 signatures against the trust store)
-    evaluate (the Rego policy, on the embedded engine or OPA)
+    facts (the packet's history and holds, read from the store)
+    evaluate (the Rego policy, on the embedded engine or OPA, with those facts)
     mint (only on allow; signed in memory, not yet released)
-    record (committed to the decision store; on failure the token is dropped)
+    record (committed to the decision store, after re-reading the facts under
+            the chain lock; if they moved, evaluate again; on failure the
+            token is dropped)
 
 Every failure raises a :class:`~release_gate.errors.GateError`; a deny is a
 :class:`Decision` with ``allow=False``. No path returns a token without a
@@ -14,6 +17,7 @@ committed record.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -21,19 +25,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from release_gate.canonical import manifest_digest
-from release_gate.decisions import DecisionRecord, DecisionStore
 from release_gate.governance import Governance
 from release_gate.ijson import parse_ijson
 from release_gate.manifest import Limits, Manifest, validate_manifest
 from release_gate.policy.engine import PolicyEngine, PolicyEngineError, PolicyResult, RawViolation
 from release_gate.policy_input import build_policy_input
 from release_gate.signatures import SignatureStatus, verify_signatures
+from release_gate.store import DecisionRecord, DecisionStore, FactsChanged, StoreUnavailable
+from release_gate.store.facts import empty_facts
 from release_gate.timestamps import format_ns
 from release_gate.tokens import MintedToken, TokenMinter
 
 __all__ = ["STAGES", "Decision", "Gate"]
 
 STAGES = ("parse", "canonicalise", "verify", "evaluate", "mint", "record")
+
+logger = logging.getLogger(__name__)
+
+#: Evaluations re-run when the facts move between evaluation and append
+#: (a concurrent approval or hold); after this many the gate answers 503.
+_MAX_ATTEMPTS = 5
 
 
 def _violations(items: tuple[RawViolation, ...]) -> list[dict[str, str]]:
@@ -68,6 +79,17 @@ class Decision:
             "token": self.token,
             "evaluated_at": self.evaluated_at,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class _Case:
+    """One request's checked input, shared by every attempt."""
+
+    body: bytes
+    document: dict[str, Any]
+    manifest: Manifest
+    digest: str
+    statuses: tuple[SignatureStatus, ...]
 
 
 class _Stopwatch:
@@ -124,7 +146,6 @@ class Gate:
     def evaluate(self, body: bytes, *, now_ns: int | None = None) -> Decision:
         """Decide on one manifest. ``now_ns`` makes a dry run: not recorded, no token."""
         watch = _Stopwatch()
-        dry_run = now_ns is not None
         document = parse_ijson(body, max_depth=self._max_depth)
         manifest = validate_manifest(document, limits=self._limits)
         watch.lap("parse")
@@ -134,37 +155,55 @@ class Gate:
             manifest.signatures, digest=digest, governance=self._governance
         )
         watch.lap("verify")
+        case = _Case(body, document, manifest, digest, statuses)
+        facts = self._facts(manifest)
+        watch.lap("record")
+        for _attempt in range(_MAX_ATTEMPTS):
+            try:
+                decision = self._attempt(case, facts, now_ns, watch)
+            except FactsChanged as changed:
+                logger.info("facts changed during evaluation of %s; re-evaluating", manifest.lane)
+                facts = changed.current
+                continue
+            decision.timings.update(watch.timings)
+            return decision
+        raise StoreUnavailable("the packet's history kept changing; no decision was recorded")
+
+    def _facts(self, manifest: Manifest) -> dict[str, Any]:
+        if self._store is None:
+            return empty_facts()
+        return self._store.facts(packet_id=manifest.packet.id, lane=manifest.lane)
+
+    def _attempt(
+        self, case: _Case, facts: dict[str, Any], now_ns: int | None, watch: _Stopwatch
+    ) -> Decision:
+        dry_run = now_ns is not None
         evaluated_ns = now_ns if now_ns is not None else self._clock()
         policy_input = build_policy_input(
-            document=document,
-            manifest=manifest,
-            digest=digest,
-            statuses=statuses,
+            document=case.document,
+            manifest=case.manifest,
+            digest=case.digest,
+            statuses=case.statuses,
             now_ns=evaluated_ns,
+            store_facts=facts,
         )
         result = self._engine.evaluate(policy_input)
         watch.lap("evaluate")
         decision_id = str(uuid.uuid4())
         minted = None
         if result.allow and not dry_run:
-            minted = self._mint(decision_id, manifest, digest, statuses, result, evaluated_ns)
+            minted = self._mint(decision_id, case, result, evaluated_ns)
         watch.lap("mint")
-        decision = self._decision(decision_id, manifest, digest, result, minted, evaluated_ns)
+        decision = self._decision(decision_id, case, result, minted, evaluated_ns)
         if not dry_run:
-            self._record(decision, manifest, body, minted, evaluated_ns)
+            self._record(decision, case, facts, minted, evaluated_ns)
         watch.lap("record")
-        decision.timings.update(watch.timings)
         return decision
 
     def _mint(
-        self,
-        decision_id: str,
-        manifest: Manifest,
-        digest: str,
-        statuses: tuple[SignatureStatus, ...],
-        result: PolicyResult,
-        evaluated_ns: int,
+        self, decision_id: str, case: _Case, result: PolicyResult, evaluated_ns: int
     ) -> MintedToken:
+        manifest = case.manifest
         lane = self._governance.lanes.get(manifest.lane)
         if lane is None:
             raise PolicyEngineError(
@@ -179,8 +218,8 @@ class Gate:
             packet_revision=manifest.packet.revision,
             packet_digest=manifest.packet.digest,
             manifest_id=manifest.manifest_id,
-            manifest_digest=digest,
-            signers=_valid_signers(manifest, statuses, self._governance),
+            manifest_digest=case.digest,
+            signers=_valid_signers(manifest, case.statuses, self._governance),
             accepted_objections=_accepted_objections(manifest),
             audience=manifest.audience,
             actions=manifest.requested_actions,
@@ -191,16 +230,16 @@ class Gate:
     def _decision(
         self,
         decision_id: str,
-        manifest: Manifest,
-        digest: str,
+        case: _Case,
         result: PolicyResult,
         minted: MintedToken | None,
         evaluated_ns: int,
     ) -> Decision:
+        manifest = case.manifest
         return Decision(
             decision_id=decision_id,
             allow=result.allow,
-            manifest_digest=digest,
+            manifest_digest=case.digest,
             packet={
                 "id": manifest.packet.id,
                 "revision": manifest.packet.revision,
@@ -217,13 +256,14 @@ class Gate:
     def _record(
         self,
         decision: Decision,
-        manifest: Manifest,
-        body: bytes,
+        case: _Case,
+        facts: dict[str, Any],
         minted: MintedToken | None,
         evaluated_ns: int,
     ) -> None:
         if self._store is None:
             raise RuntimeError("a recorded evaluation needs a decision store")
+        manifest = case.manifest
         self._store.append(
             DecisionRecord(
                 decision_id=decision.decision_id,
@@ -234,16 +274,19 @@ class Gate:
                 packet_id=manifest.packet.id,
                 packet_revision=manifest.packet.revision,
                 packet_digest=manifest.packet.digest,
+                supersedes_revision=manifest.packet.supersedes_revision,
                 lane=manifest.lane,
                 allow=decision.allow,
                 violations=decision.violations,
                 warnings=decision.warnings,
                 accepted_objections=_accepted_objections(manifest),
+                facts=facts,
                 policy_revision=decision.policy["revision"],
                 policy_digest=decision.policy["digest"],
                 engine=self._engine.name,
                 token_id=minted.jti if minted else None,
                 token_expires_at=minted.expires_at if minted else None,
-                manifest=body.decode("utf-8"),
-            )
+                manifest=case.body.decode("utf-8"),
+            ),
+            expected_facts=facts if decision.allow else None,
         )

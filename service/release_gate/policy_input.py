@@ -28,8 +28,18 @@ def build_policy_input(
     digest: str,
     statuses: Sequence[SignatureStatus],
     now_ns: int,
+    store_facts: Mapping[str, Any] | None = None,
 ) -> str:
-    """The policy input as compact JSON text (what engines take)."""
+    """The policy input as compact JSON text (what engines take).
+
+    ``store_facts`` is ``{"history": ..., "holds": [...]}`` from the store
+    (:func:`release_gate.store.facts.read_facts`); absent, the packet has no
+    history and no holds.
+    """
+    history = {"latest_approved_revision": None, "latest_approved_digest": None}
+    holds: list[Any] = []
+    if store_facts is not None:
+        history, holds = store_facts["history"], store_facts["holds"]
     value = {
         "manifest": document,
         "manifest_digest": digest,
@@ -37,6 +47,8 @@ def build_policy_input(
         "facts": {
             "signatures": [{"status": str(s)} for s in statuses],
             "evidence": [{"age_ns": _age_ns(e.observed_at, now_ns)} for e in manifest.evidence],
+            "history": history,
+            "holds": holds,
         },
     }
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -3,7 +3,8 @@
 Used by the app's lifespan and by the CLI. A policy or governance problem does
 not stop the runtime from being built: ``gate`` is then ``None`` and
 ``load_error`` names the problem, so ``serve`` stays up answering 503 and the
-CLI exits 2. A bad signing key or store URL stops start-up.
+CLI exits 2. A bad signing key, a store URL, or a store whose schema is not
+at the newest migration (``release-gate db upgrade``) stops start-up.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from release_gate.config import Settings
-from release_gate.decisions import DecisionStore
 from release_gate.errors import GateError
 from release_gate.gate import Gate
 from release_gate.governance import Governance, GovernanceError, load_governance
@@ -23,6 +23,8 @@ from release_gate.manifest import Limits
 from release_gate.policy.bundle import PolicyBundle, load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
 from release_gate.policy.engine import PolicyEngine
+from release_gate.store import Store
+from release_gate.store.migrate import check as check_schema
 from release_gate.tokens import TokenMinter
 
 __all__ = ["Runtime", "build_engine", "build_runtime", "load_policy", "load_signing_key"]
@@ -36,7 +38,7 @@ class Runtime:
     signing_key: SigningKey
     retired_keys: list[Ed25519PublicKey]
     minter: TokenMinter
-    store: DecisionStore | None
+    store: Store | None
     bundle: PolicyBundle | None = None
     governance: Governance | None = None
     engine: PolicyEngine | None = None
@@ -82,8 +84,12 @@ def build_runtime(settings: Settings, *, with_store: bool = True) -> Runtime:
     retired = [load_public_key(path) for path in settings.retired_key_files]
     store = None
     if with_store:
-        store = DecisionStore(settings.effective_database_url)
-        store.create_schema()
+        store = Store(settings.effective_database_url)
+        try:
+            check_schema(store.db)
+        except GateError:
+            store.close()
+            raise
     runtime = Runtime(
         settings=settings,
         signing_key=signing_key,
@@ -100,7 +106,7 @@ def build_runtime(settings: Settings, *, with_store: bool = True) -> Runtime:
     runtime.gate = Gate(
         governance=runtime.governance,
         engine=runtime.engine,
-        store=store,
+        store=store.decisions if store is not None else None,
         minter=runtime.minter,
         limits=Limits(
             max_signatures=settings.max_signatures,

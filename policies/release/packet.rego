@@ -1,0 +1,88 @@
+# METADATA
+# title: Packet history and holds
+# description: >-
+#   A packet revision is released only while it is the newest approved one for
+#   its lane and nobody has put it on hold. The gate reads both facts from its
+#   decision store (input.facts.history, input.facts.holds) and re-checks them
+#   atomically with the append, so a stale revision never gets a token.
+package release.packet
+
+import rego.v1
+
+packet := input.manifest.packet
+
+history := object.get(input, ["facts", "history"], {})
+
+latest_approved := object.get(history, "latest_approved_revision", null)
+
+# superseded holds the reasons this revision is superseded, as {msg, path} objects.
+superseded contains {"msg": msg, "path": "/packet/revision"} if {
+	latest_approved != null
+	packet.revision < latest_approved
+	msg := sprintf(
+		"revision %v of packet %s is superseded: revision %v is already approved in lane %s",
+		[packet.revision, packet.id, latest_approved, input.manifest.lane],
+	)
+}
+
+superseded contains {"msg": msg, "path": "/packet/supersedes_revision"} if {
+	latest_approved != null
+	packet.revision > latest_approved
+	packet.supersedes_revision != latest_approved
+	msg := sprintf(
+		"supersedes_revision %v does not match history: the latest approved revision of packet %s in lane %s is %v",
+		[packet.supersedes_revision, packet.id, input.manifest.lane, latest_approved],
+	)
+}
+
+superseded contains {"msg": msg, "path": "/packet/digest"} if {
+	latest_approved != null
+	packet.revision == latest_approved
+	packet.digest != history.latest_approved_digest
+	msg := sprintf(
+		"revision %v of packet %s was approved with digest %s; a revision's content never changes",
+		[packet.revision, packet.id, history.latest_approved_digest],
+	)
+}
+
+# METADATA
+# title: Superseded packet revision
+# description: >-
+#   A newer revision of the packet is already approved for this lane, or the
+#   manifest's supersedes_revision does not name the latest approved revision,
+#   or an approved revision number is presented with a different digest.
+# custom:
+#   code: packet.superseded
+#   failure_msg: "%s"
+#   solution: >-
+#     Release the newest revision, with supersedes_revision set to the latest
+#     approved revision of the packet in this lane.
+deny contains violation if {
+	some finding in superseded
+	violation := data.lib.result.violation("packet.superseded", finding.msg, finding.path)
+}
+
+# hold_applies is true when a hold covers the manifest's lane (a hold without a lane covers every lane).
+hold_applies(hold) if hold.lane == null
+
+hold_applies(hold) if hold.lane == input.manifest.lane
+
+# METADATA
+# title: Packet revision on hold
+# description: >-
+#   A release owner put this packet revision on hold (POST /v1/holds), for
+#   example because evidence, contract posture or audience scope changed during
+#   review. Evaluations are denied until the hold is lifted.
+# custom:
+#   code: packet.on_hold
+#   failure_msg: "revision %v of packet %s is on hold (%s): %s"
+#   solution: >-
+#     Resolve the reason for the hold and have a release owner lift it
+#     (DELETE /v1/holds/{id}), or release a new revision.
+deny contains violation if {
+	some hold in object.get(input, ["facts", "holds"], [])
+	hold.revision == packet.revision
+	data.release.packet.hold_applies(hold)
+	msg := sprintf("revision %v of packet %s is on hold (%s): %s", [packet.revision, packet.id, hold.hold_id, hold.reason])
+	violation := data.lib.result.violation("packet.on_hold", msg, "/packet/revision")
+}

@@ -1,0 +1,100 @@
+"""Database engines and the one serialized write transaction.
+
+Every append to the audit log (decisions and hold events) runs in
+:meth:`Database.serialized`, which holds the database-wide write lock for the
+chain: on PostgreSQL a ``SELECT ... FOR UPDATE`` on the single ``chain_head``
+row (taken by the caller, see :mod:`release_gate.store.chain`), on SQLite
+``BEGIN IMMEDIATE`` (the database's one writer lock). So any number of gate
+replicas on one database append to a single linear chain.
+
+SQLite runs in WAL mode with ``synchronous=FULL``: a commit is on disk before
+the caller is answered. The pysqlite driver's own transaction handling is
+switched off (``isolation_level=None``) so that the ``BEGIN`` we emit is the
+one that counts (the SQLAlchemy documented recipe).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from release_gate.errors import ServiceUnavailable
+
+__all__ = ["Database", "StoreUnavailable", "make_engine"]
+
+logger = logging.getLogger(__name__)
+
+_IMMEDIATE = "release_gate_immediate"
+
+
+class StoreUnavailable(ServiceUnavailable):
+    title = "Decision store unavailable"
+    type_suffix = "store-unavailable"
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get their directory, WAL and ``FULL`` sync."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """One engine, short transactions; thread-safe (a connection per call)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.backend = self.engine.dialect.name
+
+    @contextmanager
+    def serialized(self) -> Iterator[Connection]:
+        """A write transaction that holds the chain's lock until commit."""
+        with self.engine.connect() as conn:
+            if self.backend == "sqlite":
+                conn = conn.execution_options(**{_IMMEDIATE: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"decision store unreachable: {type(exc).__name__}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,96 @@
+"""Listing the decision log: filters and opaque cursor pagination, newest first.
+
+A cursor is ``base64url(JSON {"v": 1, "before": seq})``: stable while new
+decisions are appended (they get higher ``seq`` values). Callers treat it as
+opaque; a cursor that does not decode is a :class:`InvalidCursor` (400).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from release_gate.errors import BadRequest, FieldError
+from release_gate.store.db import Database, StoreUnavailable
+from release_gate.store.decisions import DecisionRecord
+from release_gate.store.schema import DecisionRow
+
+__all__ = ["DecisionPage", "DecisionQuery", "InvalidCursor", "list_decisions"]
+
+
+class InvalidCursor(BadRequest):
+    title = "Invalid cursor"
+    type_suffix = "invalid-cursor"
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionQuery:
+    packet_id: str | None = None
+    revision: int | None = None
+    lane: str | None = None
+    allow: bool | None = None
+    since_ns: int | None = None
+    until_ns: int | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionPage:
+    items: list[DecisionRecord]
+    next_cursor: str | None
+
+
+def _encode(seq: int) -> str:
+    raw = json.dumps({"v": 1, "before": seq}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _decode(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        before = value["before"]
+        if value.get("v") != 1 or type(before) is not int or before < 1:
+            raise ValueError("not a cursor")
+    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeError) as exc:
+        raise InvalidCursor(
+            "the cursor is not one this gate issued", errors=(FieldError("", "invalid cursor"),)
+        ) from exc
+    return before
+
+
+def _filtered(query: DecisionQuery) -> Select[tuple[DecisionRow]]:
+    stmt = select(DecisionRow)
+    conditions = (
+        (query.packet_id, lambda v: DecisionRow.packet_id == v),
+        (query.revision, lambda v: DecisionRow.packet_revision == v),
+        (query.lane, lambda v: DecisionRow.lane == v),
+        (query.allow, lambda v: DecisionRow.allow == v),
+        (query.since_ns, lambda v: DecisionRow.evaluated_at_ns >= v),
+        (query.until_ns, lambda v: DecisionRow.evaluated_at_ns < v),
+    )
+    for value, condition in conditions:
+        if value is not None:
+            stmt = stmt.where(condition(value))
+    if query.cursor is not None:
+        stmt = stmt.where(DecisionRow.seq < _decode(query.cursor))
+    return stmt.order_by(DecisionRow.seq.desc()).limit(query.limit + 1)
+
+
+def list_decisions(db: Database, query: DecisionQuery) -> DecisionPage:
+    stmt = _filtered(query)
+    try:
+        with db.read() as conn:
+            rows = [DecisionRow(**r._mapping) for r in conn.execute(stmt)]
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable("the decision store cannot be read") from exc
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    cursor = _encode(rows[-1].seq) if more and rows else None
+    return DecisionPage([DecisionRecord.from_row(r) for r in rows], cursor)
