@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml clients/pyproject.toml constraints.txt
 
 install: $(STAMP)  ## create .venv with the service, the client and the dev tools
 
-run: install  ## serve on embedded defaults: regorus, SQLite, a dev signing key
+run: install  ## serve on embedded defaults: regorus, SQLite, a dev signing key (migrates the store first)
+	$(BIN)/release-gate db upgrade
 	$(BIN)/release-gate serve
 
 test: install  ## every test: pytest (SQLite, and PostgreSQL when configured) and the Rego unit tests

@@ -38,6 +38,17 @@ class Settings(BaseSettings):
     max_evidence: int = Field(default=1000, ge=0)
     max_nesting_depth: int = Field(default=32, ge=4, le=256)
     log_format: Literal["text", "json"] = "text"
+    api_keys: Path | None = Field(
+        default=None,
+        description="JSON file of API keys as hashes ({name, sha256, roles}); auth is on "
+        "when set. Unset is allowed only in development mode (auth off, loudly).",
+    )
+    revocations_ttl_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="next_update of the signed revocation list: how long verifiers may cache it.",
+    )
 
     @field_validator("retired_key_files", mode="before")
     @classmethod

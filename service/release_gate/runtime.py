@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from release_gate.auth import Authenticator, load_api_keys
 from release_gate.config import Settings
-from release_gate.errors import GateError
+from release_gate.errors import ConfigurationError, GateError
 from release_gate.gate import Gate
 from release_gate.governance import Governance, GovernanceError, load_governance
 from release_gate.keys import SigningKey, load_or_create_dev_key, load_private_key, load_public_key
@@ -27,7 +28,14 @@ from release_gate.store import Store
 from release_gate.store.migrate import check as check_schema
 from release_gate.tokens import TokenMinter
 
-__all__ = ["Runtime", "build_engine", "build_runtime", "load_policy", "load_signing_key"]
+__all__ = [
+    "Runtime",
+    "build_authenticator",
+    "build_engine",
+    "build_runtime",
+    "load_policy",
+    "load_signing_key",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +52,7 @@ class Runtime:
     engine: PolicyEngine | None = None
     gate: Gate | None = None
     load_error: str | None = None
+    auth: Authenticator = field(default_factory=lambda: Authenticator(()))
     extras: dict[str, object] = field(default_factory=dict)
 
     def require_gate(self) -> Gate:
@@ -79,7 +88,24 @@ def load_policy(settings: Settings) -> tuple[PolicyBundle, Governance, PolicyEng
     return bundle, governance, build_engine(settings, bundle)
 
 
+def build_authenticator(settings: Settings) -> Authenticator:
+    """API keys from ``RELEASE_GATE_API_KEYS``; off (loudly) only in development."""
+    if settings.api_keys is not None:
+        return Authenticator(load_api_keys(settings.api_keys))
+    if settings.env != "development":
+        raise ConfigurationError(
+            "API authentication is off: set RELEASE_GATE_API_KEYS to a key file "
+            "(release-gate apikey create) before running in production mode"
+        )
+    logger.warning(
+        "API AUTHENTICATION IS OFF: no RELEASE_GATE_API_KEYS in development mode, so anyone "
+        "who reaches this port may evaluate, verify, read the audit log and place holds"
+    )
+    return Authenticator(())
+
+
 def build_runtime(settings: Settings, *, with_store: bool = True) -> Runtime:
+    auth = build_authenticator(settings)
     signing_key = load_signing_key(settings)
     retired = [load_public_key(path) for path in settings.retired_key_files]
     store = None
@@ -96,6 +122,7 @@ def build_runtime(settings: Settings, *, with_store: bool = True) -> Runtime:
         retired_keys=retired,
         minter=TokenMinter(key=signing_key, issuer=settings.issuer),
         store=store,
+        auth=auth,
     )
     try:
         runtime.bundle, runtime.governance, runtime.engine = load_policy(settings)

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from release_gate.auth import Principal
 from release_gate.metrics import Metrics
 from release_gate.runtime import Runtime
 
-__all__ = ["MetricsDep", "RuntimeDep", "get_metrics", "get_runtime"]
+__all__ = [
+    "AuditorDep",
+    "EvaluatorDep",
+    "MetricsDep",
+    "ReleaseOwnerDep",
+    "RuntimeDep",
+    "VerifierDep",
+    "get_metrics",
+    "get_runtime",
+    "require_role",
+]
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -24,3 +35,19 @@ def get_metrics(request: Request) -> Metrics:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+def require_role(role: str) -> Any:
+    """A dependency that answers 401/403 unless the caller's API key holds ``role``."""
+
+    def dependency(request: Request) -> Principal:
+        runtime = get_runtime(request)
+        return runtime.auth.require(request.headers.get("authorization"), role)
+
+    return Depends(dependency)
+
+
+EvaluatorDep = Annotated[Principal, require_role("evaluator")]
+VerifierDep = Annotated[Principal, require_role("verifier")]
+AuditorDep = Annotated[Principal, require_role("auditor")]
+ReleaseOwnerDep = Annotated[Principal, require_role("release_owner")]

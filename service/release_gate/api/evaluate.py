@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from release_gate.api.body import read_body
-from release_gate.api.deps import MetricsDep, RuntimeDep
+from release_gate.api.deps import EvaluatorDep, MetricsDep, RuntimeDep
 from release_gate.api.schemas import DecisionOut, problem_responses
 from release_gate.errors import BadRequest, GateError, InvalidManifest
 from release_gate.manifest import Manifest
@@ -31,11 +31,13 @@ _MANIFEST_BODY = {
 @router.post(
     "/v1/evaluate",
     response_model=DecisionOut,
-    responses=problem_responses(400, 413, 415, 422, 503),
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 503),
     openapi_extra=_MANIFEST_BODY,
     summary="Decide whether a manifest's packet revision may enter its lane",
 )
-async def evaluate(request: Request, runtime: RuntimeDep, metrics: MetricsDep) -> JSONResponse:
+async def evaluate(
+    request: Request, runtime: RuntimeDep, metrics: MetricsDep, _caller: EvaluatorDep
+) -> JSONResponse:
     try:
         body = await read_body(request, max_bytes=runtime.settings.max_body_bytes)
         gate = runtime.require_gate()

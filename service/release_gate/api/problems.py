@@ -49,6 +49,7 @@ async def _gate_error(_request: Request, exc: Exception) -> JSONResponse:
         detail=exc.detail,
         type_suffix=exc.type_suffix,
         errors=errors,
+        headers=getattr(exc, "headers", None),
     )
 
 

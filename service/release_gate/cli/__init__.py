@@ -11,14 +11,27 @@ import sys
 from collections.abc import Sequence
 
 from release_gate import __version__
-from release_gate.cli import bundle, digest, evaluate, keygen, serve, sign, test, verify
+from release_gate.cli import (
+    apikey,
+    audit,
+    bundle,
+    db,
+    digest,
+    evaluate,
+    keygen,
+    serve,
+    sign,
+    test,
+    verify,
+)
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (serve, evaluate, verify, sign, keygen, digest, test, bundle)
+_COMMANDS = (serve, evaluate, verify, sign, keygen, digest, test, bundle, db, audit, apikey)
 
 _EPILOG = """\
 Quick start:
+  release-gate db upgrade                          # create/migrate the decision store
   release-gate serve                               # embedded engine, SQLite, dev key
   release-gate evaluate manifests/examples/approved.json --now 2026-11-26T09:00:00Z
   release-gate test policies                       # the Rego unit tests

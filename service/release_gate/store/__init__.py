@@ -13,7 +13,9 @@ Schema by Alembic migrations (``store.migrate``); the chain in ``store.chain``.
 
 from __future__ import annotations
 
-from release_gate.store.chain import ChainHeadState, ChainReport, verify_chain
+from typing import Any
+
+from release_gate.store.chain import ChainHeadState, ChainReport, entry_hash_at, verify_chain
 from release_gate.store.db import Database, StoreUnavailable
 from release_gate.store.decisions import DecisionRecord, DecisionStore, FactsChanged
 from release_gate.store.holds import HoldAlreadyLifted, HoldNotFound, HoldStore
@@ -48,6 +50,20 @@ class Store:
     def verify_chain(self) -> ChainReport:
         with self.db.read() as conn:
             return verify_chain(conn)
+
+    def check_anchor(self, anchor: str) -> dict[str, Any]:
+        """Is ``"SEQ:HASH"`` (a head recorded elsewhere) still an entry of the chain?"""
+        seq_text, _, expected = anchor.partition(":")
+        if not seq_text.isdigit() or len(expected) != 64:
+            return {"ok": False, "detail": "the anchor is not SEQ:HASH"}
+        with self.db.read() as conn:
+            found = entry_hash_at(conn, int(seq_text))
+        if found != expected:
+            return {
+                "ok": False,
+                "detail": f"entry {seq_text} is {found or 'missing'}, not {expected}",
+            }
+        return {"ok": True, "detail": f"entry {seq_text} matches the anchor"}
 
     def ping(self) -> None:
         self.db.ping()

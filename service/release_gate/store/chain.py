@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import rfc8785
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, insert, select, update
 
-from release_gate.store.schema import ChainHead, Chained, DecisionRow, HoldEventRow
+from release_gate.store.schema import Chained, ChainHead, DecisionRow, HoldEventRow
 
 __all__ = [
     "GENESIS",
@@ -32,6 +32,7 @@ __all__ = [
     "ChainReport",
     "advance_head",
     "entry_hash",
+    "entry_hash_at",
     "lock_head",
     "read_head",
     "verify_chain",
@@ -108,10 +109,19 @@ def advance_head(conn: Connection, head: ChainHeadState, row: Chained) -> ChainH
     row.prev_hash = head.hash
     row.record_hash = entry_hash(head.hash, row)
     values = {c.name: getattr(row, c.name) for c in row.__table__.columns}
-    conn.execute(row.__table__.insert().values(**values))
+    conn.execute(insert(type(row)).values(**values))
     new = ChainHeadState(seq=row.seq, hash=row.record_hash)
     conn.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=new.seq, hash=new.hash))
     return new
+
+
+def entry_hash_at(conn: Connection, seq: int) -> str | None:
+    """The ``record_hash`` of the entry at ``seq``, or ``None``."""
+    for model in (DecisionRow, HoldEventRow):
+        found = conn.execute(select(model.record_hash).where(model.seq == seq)).scalar()
+        if found is not None:
+            return str(found)
+    return None
 
 
 def _rows(conn: Connection, model: type[Chained]) -> Iterator[tuple[int, Chained]]:

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 _JSON_FIELDS = ("violations", "warnings", "accepted_objections", "facts")
 
 
-class FactsChanged(Exception):  # noqa: N818 - a signal to re-evaluate, not a failure
+class FactsChanged(Exception):
     """The store's facts moved between evaluation and append; ``current`` is the new view."""
 
     def __init__(self, current: dict[str, Any]) -> None:

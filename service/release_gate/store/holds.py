@@ -26,6 +26,9 @@ from release_gate.timestamps import format_ns
 __all__ = ["HoldAlreadyLifted", "HoldNotFound", "HoldStore"]
 
 
+_HOLD_FIELDS = ("packet_id", "revision", "lane", "reason")
+
+
 class HoldNotFound(GateError):
     status = 404
     title = "Hold not found"
@@ -38,7 +41,9 @@ class HoldAlreadyLifted(GateError):
     type_suffix = "hold-already-lifted"
 
 
-def _event(kind: str, hold_id: str, fields: dict[str, Any], actor: str, now_ns: int) -> HoldEventRow:
+def _event(
+    kind: str, hold_id: str, fields: dict[str, Any], actor: str, now_ns: int
+) -> HoldEventRow:
     return HoldEventRow(
         event_id=str(uuid.uuid4()),
         hold_id=hold_id,
@@ -58,7 +63,14 @@ class HoldStore:
         self._db = db
 
     def place(
-        self, *, packet_id: str, revision: int, lane: str | None, reason: str, actor: str, now_ns: int
+        self,
+        *,
+        packet_id: str,
+        revision: int,
+        lane: str | None,
+        reason: str,
+        actor: str,
+        now_ns: int,
     ) -> dict[str, Any]:
         """Place a hold; returns it with the ids of the tokens it revoked."""
         hold_id = str(uuid.uuid4())
@@ -90,13 +102,19 @@ class HoldStore:
                     raise HoldNotFound(f"no hold {hold_id}")
                 if any(e.kind == "lifted" for e in events):
                     raise HoldAlreadyLifted(f"hold {hold_id} is already lifted")
-                fields = {k: getattr(placed, k) for k in ("packet_id", "revision", "lane", "reason")}
+                fields = {k: getattr(placed, k) for k in _HOLD_FIELDS}
                 advance_head(conn, head, _event("lifted", hold_id, fields, actor, now_ns))
         except SQLAlchemyError as exc:
             raise StoreUnavailable("the hold could not be lifted") from exc
         lifted = {"lifted_by": actor, "lifted_at": format_ns(now_ns)}
-        return {"hold_id": hold_id, **fields, "placed_by": placed.actor,
-                "placed_at": placed.at, "active": False, **lifted}
+        return {
+            "hold_id": hold_id,
+            **fields,
+            "placed_by": placed.actor,
+            "placed_at": placed.at,
+            "active": False,
+            **lifted,
+        }
 
     def active(self) -> list[dict[str, Any]]:
         try:

@@ -30,7 +30,7 @@ class SchemaNotCurrent(ConfigurationError):
     type_suffix = "store-not-migrated"
 
 
-def _config(db: Database) -> Config:
+def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(_SCRIPTS))
     return config
@@ -54,7 +54,7 @@ def current_revision(db: Database) -> str | None:
 def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str]:
     """Migrate to ``revision``; returns (before, after)."""
     before = current_revision(db)
-    config = _config(db)
+    config = _config()
     try:
         with db.engine.connect() as conn:
             config.attributes["connection"] = conn

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
 
 from release_gate.errors import BadRequest, FieldError
 from release_gate.store.db import Database, StoreUnavailable
@@ -65,21 +66,23 @@ def _decode(cursor: str) -> int:
     return before
 
 
-def _filtered(query: DecisionQuery) -> Select[tuple[DecisionRow]]:
-    stmt = select(DecisionRow)
-    conditions = (
-        (query.packet_id, lambda v: DecisionRow.packet_id == v),
-        (query.revision, lambda v: DecisionRow.packet_revision == v),
-        (query.lane, lambda v: DecisionRow.lane == v),
-        (query.allow, lambda v: DecisionRow.allow == v),
-        (query.since_ns, lambda v: DecisionRow.evaluated_at_ns >= v),
-        (query.until_ns, lambda v: DecisionRow.evaluated_at_ns < v),
-    )
-    for value, condition in conditions:
-        if value is not None:
-            stmt = stmt.where(condition(value))
+def _filtered(query: DecisionQuery) -> Select[DecisionRow]:
+    conditions: list[ColumnElement[bool]] = []
+    if query.packet_id is not None:
+        conditions.append(DecisionRow.packet_id == query.packet_id)
+    if query.revision is not None:
+        conditions.append(DecisionRow.packet_revision == query.revision)
+    if query.lane is not None:
+        conditions.append(DecisionRow.lane == query.lane)
+    if query.allow is not None:
+        conditions.append(DecisionRow.allow == query.allow)
+    if query.since_ns is not None:
+        conditions.append(DecisionRow.evaluated_at_ns >= query.since_ns)
+    if query.until_ns is not None:
+        conditions.append(DecisionRow.evaluated_at_ns < query.until_ns)
     if query.cursor is not None:
-        stmt = stmt.where(DecisionRow.seq < _decode(query.cursor))
+        conditions.append(DecisionRow.seq < _decode(query.cursor))
+    stmt = select(DecisionRow).where(*conditions)
     return stmt.order_by(DecisionRow.seq.desc()).limit(query.limit + 1)
 
 

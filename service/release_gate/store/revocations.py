@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from release_gate.store.db import Database
@@ -60,7 +60,7 @@ def revoke_live_tokens(
         for row in rows
     ]
     if values:
-        conn.execute(RevocationRow.__table__.insert(), values)
+        conn.execute(insert(RevocationRow), values)
     return [v["jti"] for v in values]
 
 

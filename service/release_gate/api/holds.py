@@ -1,0 +1,107 @@
+"""``/v1/holds``: a release owner holds a packet revision, or lifts the hold.
+
+Placing a hold revokes the revision's live tokens and denies new evaluations
+(``packet.on_hold``) at every replica until it is lifted. Holds are events in
+the chained audit log; lifting appends a ``lifted`` event.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from release_gate.api.body import read_body
+from release_gate.api.deps import ReleaseOwnerDep, RuntimeDep
+from release_gate.api.schemas import json_body, problem_responses
+from release_gate.errors import FieldError, InvalidManifest
+from release_gate.ijson import parse_ijson
+from release_gate.manifest import json_pointer
+from release_gate.runtime import Runtime
+from release_gate.store import HoldNotFound, Store, StoreUnavailable
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["holds"])
+
+_ID = r"^[A-Za-z0-9._:@+-]{1,128}$"
+
+
+class InvalidHoldRequest(InvalidManifest):
+    title = "Invalid hold request"
+    type_suffix = "invalid-request"
+
+
+class HoldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    packet_id: str = Field(pattern=_ID)
+    revision: int = Field(ge=1, le=2**53 - 1)
+    lane: str | None = Field(default=None, pattern=_ID)
+    reason: str = Field(min_length=1, max_length=4096)
+
+
+def _parse(body: bytes, max_depth: int) -> HoldIn:
+    document = parse_ijson(body, max_depth=max_depth)
+    try:
+        return HoldIn.model_validate(document)
+    except ValidationError as exc:
+        errors = tuple(
+            FieldError(json_pointer(list(e["loc"])), e["msg"])
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        raise InvalidHoldRequest("invalid hold request", errors=errors) from exc
+
+
+def _store(runtime: Runtime) -> Store:
+    if runtime.store is None:
+        raise StoreUnavailable("no decision store configured")
+    return runtime.store
+
+
+@router.post(
+    "/v1/holds",
+    status_code=201,
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 503),
+    openapi_extra=json_body(HoldIn),
+    summary="Hold a packet revision: revoke its live tokens, deny new evaluations",
+)
+async def place_hold(request: Request, runtime: RuntimeDep, caller: ReleaseOwnerDep) -> Any:
+    body = await read_body(request, max_bytes=runtime.settings.max_body_bytes)
+    req = _parse(body, runtime.settings.max_nesting_depth)
+    hold = await run_in_threadpool(
+        lambda: _store(runtime).holds.place(
+            packet_id=req.packet_id,
+            revision=req.revision,
+            lane=req.lane,
+            reason=req.reason,
+            actor=caller.name,
+            now_ns=time.time_ns(),
+        )
+    )
+    return JSONResponse(hold, status_code=201, headers={"Location": f"/v1/holds/{hold['hold_id']}"})
+
+
+@router.delete(
+    "/v1/holds/{hold_id}",
+    responses=problem_responses(401, 403, 404, 409, 503),
+    summary="Lift a hold",
+)
+async def lift_hold(hold_id: str, runtime: RuntimeDep, caller: ReleaseOwnerDep) -> Any:
+    try:
+        canonical = str(uuid.UUID(hold_id))
+    except ValueError as exc:
+        raise HoldNotFound(f"no hold {hold_id[:64]!r}") from exc
+    return await run_in_threadpool(
+        lambda: _store(runtime).holds.lift(canonical, actor=caller.name, now_ns=time.time_ns())
+    )
+
+
+@router.get("/v1/holds", responses=problem_responses(401, 403, 503), summary="Active holds")
+async def list_holds(runtime: RuntimeDep, _caller: ReleaseOwnerDep) -> Any:
+    return {"holds": await run_in_threadpool(lambda: _store(runtime).holds.active())}

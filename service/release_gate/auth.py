@@ -1,0 +1,142 @@
+"""API keys: bearer tokens configured only as SHA-256 hashes, each with roles.
+
+``RELEASE_GATE_API_KEYS`` names a JSON file: a list of ``{name, sha256,
+roles}`` (``release-gate apikey create`` prints a fresh key once, and its
+entry). A presented key is hashed and compared with every configured hash
+with :func:`hmac.compare_digest` (no early exit, no plain key in memory
+longer than the request). Roles:
+
+- ``evaluator``: ``POST /v1/evaluate``
+- ``verifier``: ``POST /v1/verify``, ``GET /v1/revocations``
+- ``auditor``: ``GET /v1/decisions``, ``GET /v1/decisions/{id}``, the chain head
+- ``release_owner``: ``POST /v1/holds``, ``DELETE /v1/holds/{id}``, ``GET /v1/holds``
+
+Auth is off only in development mode with no key file (a loud warning at
+start-up); production mode without keys refuses to start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from release_gate.errors import ConfigurationError, GateError
+
+__all__ = [
+    "ANONYMOUS",
+    "ROLES",
+    "ApiKey",
+    "Authenticator",
+    "Forbidden",
+    "Principal",
+    "Unauthorized",
+    "generate_key",
+    "hash_key",
+    "load_api_keys",
+]
+
+ROLES = frozenset({"evaluator", "verifier", "auditor", "release_owner"})
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
+KEY_PREFIX = "rgk_"
+
+
+class Unauthorized(GateError):
+    status = 401
+    title = "Unauthorized"
+    type_suffix = "unauthorized"
+    headers = {"WWW-Authenticate": 'Bearer realm="release-gate"'}  # noqa: RUF012
+
+
+class Forbidden(GateError):
+    status = 403
+    title = "Forbidden"
+    type_suffix = "forbidden"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    name: str
+    sha256: str
+    roles: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    roles: frozenset[str]
+
+
+#: Who acts when auth is off (development only).
+ANONYMOUS = Principal(name="anonymous (auth off)", roles=ROLES)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def generate_key() -> str:
+    """A fresh random key: ``rgk_`` and 256 bits, base64url."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def _entry(value: Any, where: str) -> ApiKey:
+    if not isinstance(value, dict) or set(value) != {"name", "sha256", "roles"}:
+        raise ConfigurationError(f"{where}: each entry is exactly {{name, sha256, roles}}")
+    name, digest, roles = value["name"], value["sha256"], value["roles"]
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigurationError(f"{where}: name must be 1-128 characters of [A-Za-z0-9._:@+-]")
+    if not isinstance(digest, str) or not _HEX64.match(digest):
+        raise ConfigurationError(f"{where}: sha256 must be 64 lowercase hex digits (a hash)")
+    if not isinstance(roles, list) or not roles or not set(roles) <= ROLES:
+        raise ConfigurationError(f"{where}: roles must be a non-empty list of {sorted(ROLES)}")
+    return ApiKey(name=name, sha256=digest, roles=frozenset(roles))
+
+
+def load_api_keys(path: Path) -> tuple[ApiKey, ...]:
+    """Parse the key file; :class:`ConfigurationError` names what is wrong."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"cannot read API keys from {path}: {exc}") from exc
+    if not isinstance(document, list) or not document:
+        raise ConfigurationError(f"{path}: expected a non-empty JSON list of API keys")
+    keys = tuple(_entry(v, f"{path}[{i}]") for i, v in enumerate(document))
+    if len({k.name for k in keys}) != len(keys) or len({k.sha256 for k in keys}) != len(keys):
+        raise ConfigurationError(f"{path}: key names and hashes must be unique")
+    return keys
+
+
+class Authenticator:
+    """Checks ``Authorization: Bearer <key>``; ``enabled=False`` lets everyone in."""
+
+    def __init__(self, keys: tuple[ApiKey, ...]) -> None:
+        self._keys = keys
+        self.enabled = bool(keys)
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        if not self.enabled:
+            return ANONYMOUS
+        scheme, _, presented = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            raise Unauthorized("an API key is required: Authorization: Bearer <key>")
+        digest = hash_key(presented.strip())
+        found = None
+        for key in self._keys:
+            if hmac.compare_digest(digest, key.sha256):
+                found = key
+        if found is None:
+            raise Unauthorized("the API key is not valid")
+        return Principal(name=found.name, roles=found.roles)
+
+    def require(self, authorization: str | None, role: str) -> Principal:
+        principal = self.authenticate(authorization)
+        if role not in principal.roles:
+            raise Forbidden(f"the API key {principal.name!r} does not have the {role} role")
+        return principal

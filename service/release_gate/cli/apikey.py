@@ -1,0 +1,45 @@
+"""``release-gate apikey create``: a fresh API key, printed once, and its config entry."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from release_gate.auth import ROLES, generate_key, hash_key
+from release_gate.cli._common import print_json
+
+__all__ = ["add_parser"]
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "apikey",
+        help="create API keys (apikey create)",
+        description="API keys for the HTTP API. The gate stores only their SHA-256 hashes.",
+    )
+    commands = parser.add_subparsers(dest="apikey_command", metavar="ACTION", required=True)
+    create = commands.add_parser(
+        "create",
+        help="print a new random key once, and the entry for $RELEASE_GATE_API_KEYS",
+        description="Prints {key, entry} as JSON. Give `key` to the caller (it is shown only "
+        "now) and append `entry` to the JSON list in the file $RELEASE_GATE_API_KEYS names. "
+        f"Roles: {', '.join(sorted(ROLES))}.",
+    )
+    create.add_argument("--name", required=True, help="who holds the key (shown in the audit log)")
+    create.add_argument(
+        "--role",
+        required=True,
+        action="append",
+        choices=sorted(ROLES),
+        help="a role of the key (repeat for several)",
+    )
+    create.set_defaults(func=_create)
+
+
+def _create(args: argparse.Namespace) -> int:
+    key = generate_key()
+    entry = {"name": args.name, "sha256": hash_key(key), "roles": sorted(set(args.role))}
+    print_json({"key": key, "entry": entry})
+    sys.stderr.write("store the key now: it is not kept anywhere and cannot be shown again\n")
+    return 0
