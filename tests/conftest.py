@@ -1,7 +1,8 @@
 """Shared fixtures: real keys, real policies, real database, real HTTP (ASGI).
 
-- ``settings``: a gate configured in ``tmp_path`` (SQLite file, a fresh signing key)
-  with the repository's policies;
+- ``settings``: a gate configured in ``tmp_path`` (a migrated SQLite file, a fresh
+  signing key) with the repository's policies; ``db_url`` is its store;
+  ``any_db_url`` a migrated store on each backend (SQLite, then PostgreSQL);
 - ``runtime`` / ``client``: the real app behind ``TestClient`` (runs the lifespan);
 - ``make_manifest``: builds a manifest that the example lane approves *now*, signed
   with the labelled demo keys; pass ``mutate`` to change it before signing and
@@ -24,6 +25,7 @@ from release_gate.app import create_app
 from release_gate.config import Settings
 from release_gate.keys import write_private_key
 from release_gate.runtime import Runtime, build_runtime
+from tests.databases import BACKENDS, database_url, migrate
 from tests.helpers import DEFAULT_SIGNERS, POLICIES, ManifestFactory, Signer, base_manifest, sign
 
 
@@ -51,12 +53,28 @@ def signing_key_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, signing_key_file: Path) -> Settings:
+def db_url(tmp_path: Path) -> Iterator[str]:
+    """A migrated SQLite store."""
+    with database_url("sqlite", tmp_path) as url:
+        migrate(url)
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated store on SQLite, then on PostgreSQL (skipped when not configured)."""
+    with database_url(request.param, tmp_path) as url:
+        migrate(url)
+        yield url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, signing_key_file: Path, db_url: str) -> Settings:
     return Settings(
         policies=POLICIES,
         state_dir=tmp_path / "state",
         signing_key_file=signing_key_file,
-        database_url=f"sqlite:///{tmp_path / 'decisions.db'}",
+        database_url=db_url,
     )
 
 

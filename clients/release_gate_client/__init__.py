@@ -12,6 +12,10 @@ Usage::
                                   audience="exec-review", packet_digest=digest)
         print(claims.sub, claims.signers)               # raises TokenError if refused
 
+Revocation (``token.revoked``): pass ``revocations=RevocationFetcher(...)``
+(the gate's signed list, cached). Single-use intake (``token.replayed``):
+:class:`release_gate_client.intake.IntakeVerifier`, with the ``[intake]`` extra.
+
 Every refusal is a :class:`TokenError` whose ``code`` is the contract reason
 (``token.expired``...); transport problems are :class:`ClientError`.
 """
@@ -32,6 +36,7 @@ from release_gate_client.errors import (
     Problem,
     ProblemError,
     ReleaseGateClientError,
+    RevocationListError,
     TokenError,
     TokenExpired,
     TokenNotYetValid,
@@ -46,11 +51,18 @@ from release_gate_client.errors import (
 from release_gate_client.jwk import jwk_thumbprint, load_jwk, load_jwks, public_jwk
 from release_gate_client.jwks import JWKSFetcher
 from release_gate_client.models import Decision, PacketRef, Violation
+from release_gate_client.revocations import (
+    REVOCATIONS_TYPE,
+    RevocationFetcher,
+    RevocationList,
+    RevocationSource,
+)
 from release_gate_client.verify import (
     ALGORITHM,
     MAX_LEEWAY,
     TOKEN_TYPE,
     KeySource,
+    RevocationCheck,
     verify_result,
     verify_token,
 )
@@ -58,6 +70,7 @@ from release_gate_client.verify import (
 __all__ = [
     "ALGORITHM",
     "MAX_LEEWAY",
+    "REVOCATIONS_TYPE",
     "TOKEN_ERRORS",
     "TOKEN_TYPE",
     "ApprovalClaims",
@@ -78,6 +91,11 @@ __all__ = [
     "Problem",
     "ProblemError",
     "ReleaseGateClientError",
+    "RevocationCheck",
+    "RevocationFetcher",
+    "RevocationList",
+    "RevocationListError",
+    "RevocationSource",
     "Scope",
     "Signer",
     "TokenError",

@@ -16,6 +16,7 @@
     │   ├── TokenRevoked              token.revoked
     │   └── TokenReplayed             token.replayed
     ├── KeySetError                   jwks.invalid   a JWK or JWKS document is unusable
+    ├── RevocationListError           revocations.invalid  a revocation list does not verify
     └── ClientError                   client.*       talking to the gate failed
         ├── GateHTTPError             client.http_error      a problem+json answer
         ├── GateUnavailable           client.unavailable     502/503/504, connect/read errors
@@ -45,6 +46,7 @@ __all__ = [
     "Problem",
     "ProblemError",
     "ReleaseGateClientError",
+    "RevocationListError",
     "TokenError",
     "TokenExpired",
     "TokenNotYetValid",
@@ -152,6 +154,12 @@ class KeySetError(ReleaseGateClientError):
     """A JWK or JWKS document cannot be used (not a parse of a token)."""
 
     code: ClassVar[str] = "jwks.invalid"
+
+
+class RevocationListError(ReleaseGateClientError):
+    """A revocation list does not verify or cannot be read (never "not revoked")."""
+
+    code: ClassVar[str] = "revocations.invalid"
 
 
 # -- transport ---------------------------------------------------------------

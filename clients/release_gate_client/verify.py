@@ -14,6 +14,7 @@ Contract section 5, first failure wins:
    ``exp`` ``token.expired`` (when ``now >= exp + leeway``); ``nbf``
    ``token.not_yet_valid`` (when ``now < nbf - leeway``); ``packet_digest``
    ``token.digest_mismatch``.
+8. only then, when ``revocations=`` is given: ``token.revoked``.
 
 The algorithm is pinned here, never read from the token: ``none``, HMAC (with
 the public key as the secret) and every other ``alg`` are refused before any
@@ -45,11 +46,25 @@ from release_gate_client.errors import (
     WrongType,
 )
 
-__all__ = ["ALGORITHM", "MAX_LEEWAY", "TOKEN_TYPE", "KeySource", "verify_result", "verify_token"]
+__all__ = [
+    "ALGORITHM",
+    "MAX_LEEWAY",
+    "TOKEN_TYPE",
+    "KeySource",
+    "RevocationCheck",
+    "verify_result",
+    "verify_token",
+]
 
 ALGORITHM = "EdDSA"
 TOKEN_TYPE = "release-approval+jwt"  # noqa: S105 - a media type, not a secret
 MAX_LEEWAY = 60
+
+
+class RevocationCheck(Protocol):
+    """Raises :class:`TokenRevoked` for a revoked token (see ``revocations``)."""
+
+    def check(self, claims: ApprovalClaims, *, now: int) -> None: ...
 
 
 class KeySource(Protocol):
@@ -68,6 +83,7 @@ def verify_token(
     packet_digest: str,
     leeway: int = MAX_LEEWAY,
     now: int | None = None,
+    revocations: RevocationCheck | None = None,
 ) -> ApprovalClaims:
     """Verify an approval token and return its claims, or raise a :class:`TokenError`.
 
@@ -76,6 +92,9 @@ def verify_token(
     ``audience`` is the lane the caller serves; ``packet_digest`` the digest
     of the packet it was handed. ``leeway`` (0 to 60 seconds) applies to
     ``exp`` and ``nbf``; ``now`` (Unix seconds) defaults to the system clock.
+    ``revocations`` (a :class:`~release_gate_client.RevocationList` or
+    :class:`~release_gate_client.RevocationFetcher`) is checked last, once
+    the signature and every claim pass: ``token.revoked``.
     """
     source = _key_source(keys, jwks)
     moment = _check_arguments(issuer, audience, packet_digest, leeway, now)
@@ -86,6 +105,8 @@ def verify_token(
     _check_signature(key, header_b64, payload_b64, signature_b64)
     claims = ApprovalClaims.from_payload(_decode_json(payload_b64, "payload"))
     _check_claims(claims, issuer, audience, packet_digest, leeway, moment)
+    if revocations is not None:
+        revocations.check(claims, now=moment)
     return claims
 
 
@@ -99,6 +120,7 @@ def verify_result(
     packet_digest: str,
     leeway: int = MAX_LEEWAY,
     now: int | None = None,
+    revocations: RevocationCheck | None = None,
 ) -> VerifyResult:
     """Like :func:`verify_token`, but a refused token is a result, not an exception.
 
@@ -115,6 +137,7 @@ def verify_result(
             packet_digest=packet_digest,
             leeway=leeway,
             now=now,
+            revocations=revocations,
         )
     except TokenError as exc:
         return VerifyResult(valid=False, reason=exc.code, claims=None)
