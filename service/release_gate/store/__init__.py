@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from release_gate.store.chain import ChainHeadState, ChainReport, entry_hash_at, verify_chain
 from release_gate.store.db import Database, StoreUnavailable
 from release_gate.store.decisions import DecisionRecord, DecisionStore, FactsChanged
@@ -48,8 +50,12 @@ class Store:
         self.revocations = RevocationStore(self.db)
 
     def verify_chain(self) -> ChainReport:
-        with self.db.read() as conn:
-            return verify_chain(conn)
+        """Walk the chain; :class:`StoreUnavailable` if it cannot be read."""
+        try:
+            with self.db.read() as conn:
+                return verify_chain(conn)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"cannot read the audit log: {type(exc).__name__}") from exc
 
     def check_anchor(self, anchor: str) -> dict[str, Any]:
         """Is ``"SEQ:HASH"`` (a head recorded elsewhere) still an entry of the chain?"""

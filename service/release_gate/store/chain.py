@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,11 +124,12 @@ def entry_hash_at(conn: Connection, seq: int) -> str | None:
     return None
 
 
-def _rows(conn: Connection, model: type[Chained]) -> Iterator[tuple[int, Chained]]:
+def _rows(conn: Connection, model: type[Chained]) -> Generator[tuple[int, Chained]]:
     stream = conn.execution_options(stream_results=True, yield_per=500)
-    for row in stream.execute(select(model).order_by(model.seq)):
-        entry = model(**row._mapping)
-        yield entry.seq, entry
+    with stream.execute(select(model).order_by(model.seq)) as result:
+        for row in result:
+            entry = model(**row._mapping)
+            yield entry.seq, entry
 
 
 def _entry_id(row: Chained) -> str:
@@ -137,11 +138,18 @@ def _entry_id(row: Chained) -> str:
 
 def verify_chain(conn: Connection) -> ChainReport:
     """Walk every entry in ``seq`` order; the first broken link wins."""
-    head = read_head(conn)
+    sources = (_rows(conn, DecisionRow), _rows(conn, HoldEventRow))
+    try:
+        return _walk(read_head(conn), heapq.merge(*sources, key=lambda e: e[0]))
+    finally:
+        for source in sources:
+            source.close()
+
+
+def _walk(head: ChainHeadState, entries: Iterator[tuple[int, Chained]]) -> ChainReport:
     prev = ChainHeadState(seq=0, hash=GENESIS)
     count = 0
-    merged = heapq.merge(_rows(conn, DecisionRow), _rows(conn, HoldEventRow), key=lambda e: e[0])
-    for seq, row in merged:
+    for seq, row in entries:
         problem = None
         if seq != prev.seq + 1:
             problem = f"expected seq {prev.seq + 1}, found {seq} (an entry is missing)"

@@ -1,0 +1,113 @@
+"""Tamper evidence: the chain verifies, and any edit, deletion or reorder is named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from release_gate.cli import main
+from release_gate.runtime import Runtime
+from tests.helpers import ManifestFactory
+from tests.store._flow import evaluate, revision
+
+
+def _three(gate: TestClient, make_manifest: ManifestFactory) -> None:
+    for number in (3, 4, 5):
+        evaluate(gate, revision(make_manifest, number, supersedes=number - 1))
+
+
+def _sql(url: str, statement: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(statement))
+    engine.dispose()
+
+
+def _audit(url: str, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    code = main(["audit", "verify", "--database-url", url, *extra])
+    return code, json.loads(capsys.readouterr().out)
+
+
+class TestAuditVerify:
+    def test_intact_chain_exits_zero(
+        self,
+        gate: TestClient,
+        make_manifest: ManifestFactory,
+        any_db_url: str,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        _three(gate, make_manifest)
+        code, report = _audit(any_db_url, capsys)
+        assert code == 0
+        assert report["ok"] is True
+        assert report["entries"] == 3
+
+    def test_edited_record_is_the_first_broken_link(
+        self,
+        gate: TestClient,
+        make_manifest: ManifestFactory,
+        any_db_url: str,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        _three(gate, make_manifest)
+        _sql(any_db_url, "UPDATE decisions SET allow = false, token_id = NULL WHERE seq = 2")
+        code, report = _audit(any_db_url, capsys)
+        assert code == 1
+        assert report["first_broken_link"]["seq"] == 2
+        assert "altered" in report["first_broken_link"]["problem"]
+
+    def test_deleted_record_is_reported_missing(
+        self,
+        gate: TestClient,
+        make_manifest: ManifestFactory,
+        any_db_url: str,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        _three(gate, make_manifest)
+        _sql(any_db_url, "DELETE FROM decisions WHERE seq = 2")
+        code, report = _audit(any_db_url, capsys)
+        assert code == 1
+        assert report["first_broken_link"]["seq"] == 3
+        assert "missing" in report["first_broken_link"]["problem"]
+
+    def test_truncated_tail_is_caught_by_the_head(
+        self,
+        gate: TestClient,
+        make_manifest: ManifestFactory,
+        any_db_url: str,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        _three(gate, make_manifest)
+        _sql(any_db_url, "DELETE FROM decisions WHERE seq = 3")
+        code, report = _audit(any_db_url, capsys)
+        assert code == 1
+        assert "head" in report["first_broken_link"]["problem"]
+
+    def test_rewritten_chain_fails_the_anchor(
+        self,
+        gate: TestClient,
+        make_manifest: ManifestFactory,
+        any_db_url: str,
+        store_runtime: Runtime,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        _three(gate, make_manifest)
+        head = gate.get("/v1/decisions/head").json()
+        anchor = f"{head['seq']}:{head['hash']}"
+        assert _audit(any_db_url, capsys, "--expect-head", anchor)[0] == 0
+        _sql(any_db_url, f"UPDATE decisions SET record_hash = '{'0' * 64}' WHERE seq = 3")
+        _sql(any_db_url, f"UPDATE chain_head SET hash = '{'0' * 64}'")
+        code, report = _audit(any_db_url, capsys, "--expect-head", anchor)
+        assert code == 1
+        assert report["anchor"]["ok"] is False
+
+    def test_unreadable_store_exits_two(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+        assert main(["audit", "verify", "--database-url", url]) == 2
+        assert "status" in json.loads(capsys.readouterr().out)
