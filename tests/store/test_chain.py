@@ -15,6 +15,9 @@ from tests.helpers import ManifestFactory
 from tests.store._flow import evaluate, revision
 
 
+ZEROS = "0" * 64
+
+
 def _three(gate: TestClient, make_manifest: ManifestFactory) -> None:
     for number in (3, 4, 5):
         evaluate(gate, revision(make_manifest, number, supersedes=number - 1))
@@ -99,8 +102,8 @@ class TestAuditVerify:
         head = gate.get("/v1/decisions/head").json()
         anchor = f"{head['seq']}:{head['hash']}"
         assert _audit(any_db_url, capsys, "--expect-head", anchor)[0] == 0
-        _sql(any_db_url, f"UPDATE decisions SET record_hash = '{'0' * 64}' WHERE seq = 3")
-        _sql(any_db_url, f"UPDATE chain_head SET hash = '{'0' * 64}'")
+        _sql(any_db_url, f"UPDATE decisions SET record_hash = '{ZEROS}' WHERE seq = 3")  # noqa: S608
+        _sql(any_db_url, f"UPDATE chain_head SET hash = '{ZEROS}'")  # noqa: S608
         code, report = _audit(any_db_url, capsys, "--expect-head", anchor)
         assert code == 1
         assert report["anchor"]["ok"] is False

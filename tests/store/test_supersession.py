@@ -42,7 +42,8 @@ class TestSupersession:
     ) -> None:
         manifest = revision(make_manifest, 3, supersedes=2)
         first, second = evaluate(gate, manifest), evaluate(gate, manifest)
-        assert first["allow"] and second["allow"]
+        assert first["allow"]
+        assert second["allow"]
         assert verify(gate, first)["valid"] is True
 
     def test_approving_newer_revision_revokes_older_tokens(
