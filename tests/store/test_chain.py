@@ -14,7 +14,6 @@ from release_gate.runtime import Runtime
 from tests.helpers import ManifestFactory
 from tests.store._flow import evaluate, revision
 
-
 ZEROS = "0" * 64
 
 

@@ -1,0 +1,94 @@
+"""``GET /v1/decisions`` and ``/v1/decisions/{id}``: filters, cursors, the manifest as received."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from tests.helpers import LANE, ManifestFactory
+from tests.store._flow import evaluate, revision
+
+
+def _seed(gate: TestClient, make_manifest: ManifestFactory) -> list[dict]:  # type: ignore[type-arg]
+    decisions = [evaluate(gate, revision(make_manifest, n, supersedes=n - 1)) for n in (3, 4, 5)]
+    decisions.append(evaluate(gate, revision(make_manifest, 2, supersedes=1)))  # superseded
+    return decisions
+
+
+class TestDecisionList:
+    def test_lists_newest_first_with_outcome(
+        self, gate: TestClient, make_manifest: ManifestFactory
+    ) -> None:
+        seeded = _seed(gate, make_manifest)
+        body = gate.get("/v1/decisions").json()
+        assert [d["decision_id"] for d in body["items"]] == [d["decision_id"] for d in seeded[::-1]]
+        assert [d["outcome"] for d in body["items"]] == ["deny", "allow", "allow", "allow"]
+        assert body["next_cursor"] is None
+
+    def test_filters_by_outcome_revision_lane_and_packet(
+        self, gate: TestClient, make_manifest: ManifestFactory
+    ) -> None:
+        _seed(gate, make_manifest)
+        deny = gate.get("/v1/decisions", params={"outcome": "deny"}).json()["items"]
+        assert [d["packet_revision"] for d in deny] == [2]
+        assert deny[0]["violations"][0]["code"] == "packet.superseded"
+        assert len(gate.get("/v1/decisions", params={"revision": 4}).json()["items"]) == 1
+        assert len(gate.get("/v1/decisions", params={"lane": LANE}).json()["items"]) == 4
+        assert gate.get("/v1/decisions", params={"lane": "nope"}).json()["items"] == []
+        assert len(gate.get("/v1/decisions", params={"packet_id": "PKT-TEST-1"}).json()["items"]) == 4
+        assert gate.get("/v1/decisions", params={"packet": "PKT-X"}).json()["items"] == []
+
+    def test_filters_by_time_range(self, gate: TestClient, make_manifest: ManifestFactory) -> None:
+        seeded = _seed(gate, make_manifest)
+        second = seeded[1]["evaluated_at"]
+        since = gate.get("/v1/decisions", params={"since": second}).json()["items"]
+        assert seeded[0]["decision_id"] not in {d["decision_id"] for d in since}
+        until = gate.get("/v1/decisions", params={"until": second}).json()["items"]
+        assert [d["decision_id"] for d in until] == [seeded[0]["decision_id"]]
+        bad = gate.get("/v1/decisions", params={"since": "yesterday"})
+        assert bad.status_code == 400
+
+    def test_cursor_pages_through_everything_once(
+        self, gate: TestClient, make_manifest: ManifestFactory
+    ) -> None:
+        seeded = _seed(gate, make_manifest)
+        seen: list[str] = []
+        params: dict[str, str | int] = {"limit": 3}
+        while True:
+            page = gate.get("/v1/decisions", params=params).json()
+            seen += [d["decision_id"] for d in page["items"]]
+            if page["next_cursor"] is None:
+                break
+            params["cursor"] = page["next_cursor"]
+        assert seen == [d["decision_id"] for d in seeded[::-1]]
+
+    def test_forged_cursor_is_400(self, gate: TestClient) -> None:
+        response = gate.get("/v1/decisions", params={"cursor": "bm90LWEtY3Vyc29y"})
+        assert response.status_code == 400
+        assert response.json()["type"].endswith("invalid-cursor")
+
+
+class TestDecisionGet:
+    def test_record_has_everything_to_reproduce_the_decision(
+        self, gate: TestClient, make_manifest: ManifestFactory
+    ) -> None:
+        manifest = revision(make_manifest, 3, supersedes=2)
+        decision = evaluate(gate, manifest)
+        record = gate.get(f"/v1/decisions/{decision['decision_id']}").json()
+        assert record["manifest"] == manifest
+        assert json.loads(record["manifest_text"]) == manifest
+        assert record["manifest_digest"] == decision["manifest_digest"]
+        assert record["policy_digest"] == decision["policy"]["digest"]
+        assert record["engine"] == "regorus"
+        assert record["token_id"] == decision["decision_id"]
+        assert record["token_expires_at"] > 0
+        assert record["accepted_objections"] == ["OBJ-1"]
+        assert record["facts"]["history"]["latest_approved_revision"] is None
+        assert len(record["record_hash"]) == 64
+
+    def test_unknown_or_malformed_id_is_404(self, gate: TestClient) -> None:
+        assert gate.get("/v1/decisions/00000000-0000-4000-8000-000000000000").status_code == 404
+        response = gate.get("/v1/decisions/nope")
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"

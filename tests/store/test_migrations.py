@@ -1,0 +1,50 @@
+"""Schema by Alembic: the service refuses an unmigrated store; ``db upgrade`` fixes it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from release_gate.cli import main
+from release_gate.config import Settings
+from release_gate.runtime import build_runtime
+from release_gate.store import Database
+from release_gate.store.migrate import SchemaNotCurrent, head_revision
+from release_gate.store.schema import Base
+from tests.databases import BACKENDS, database_url
+
+
+class TestMigrations:
+    def test_unmigrated_store_refuses_to_start_naming_the_fix(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        fresh = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'new.db'}"})
+        with pytest.raises(SchemaNotCurrent, match="release-gate db upgrade"):
+            build_runtime(fresh)
+
+    @pytest.mark.parametrize("backend", BACKENDS)
+    def test_db_upgrade_then_current(
+        self, backend: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with database_url(backend, tmp_path) as url:
+            assert main(["db", "current", "--database-url", url]) == 1
+            capsys.readouterr()
+            assert main(["db", "upgrade", "--database-url", url]) == 0
+            assert json.loads(capsys.readouterr().out)["to"] == head_revision()
+            assert main(["db", "upgrade", "--database-url", url]) == 0
+            capsys.readouterr()
+            assert main(["db", "current", "--database-url", url]) == 0
+            assert json.loads(capsys.readouterr().out)["up_to_date"] is True
+
+    def test_models_match_the_migrations(self, any_db_url: str) -> None:
+        db = Database(any_db_url)
+        try:
+            with db.engine.connect() as conn:
+                diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        finally:
+            db.close()
+        assert diff == []
