@@ -36,7 +36,9 @@ class TestDecisionList:
         assert len(gate.get("/v1/decisions", params={"revision": 4}).json()["items"]) == 1
         assert len(gate.get("/v1/decisions", params={"lane": LANE}).json()["items"]) == 4
         assert gate.get("/v1/decisions", params={"lane": "nope"}).json()["items"] == []
-        assert len(gate.get("/v1/decisions", params={"packet_id": "PKT-TEST-1"}).json()["items"]) == 4
+        assert (
+            len(gate.get("/v1/decisions", params={"packet_id": "PKT-TEST-1"}).json()["items"]) == 4
+        )
         assert gate.get("/v1/decisions", params={"packet": "PKT-X"}).json()["items"] == []
 
     def test_filters_by_time_range(self, gate: TestClient, make_manifest: ManifestFactory) -> None:

@@ -15,9 +15,11 @@ from release_gate.cli import main
 from release_gate.config import Settings
 from release_gate.errors import ConfigurationError
 from release_gate.runtime import build_runtime
-from tests.helpers import LANE, ManifestFactory, post_json
+from tests.helpers import LANE, ManifestFactory
 
-ROLE_KEYS = {role: f"rgk_test_{role}" for role in ("evaluator", "verifier", "auditor", "release_owner")}
+ROLE_KEYS = {
+    role: f"rgk_test_{role}" for role in ("evaluator", "verifier", "auditor", "release_owner")
+}
 
 
 def _bearer(role: str) -> dict[str, str]:
@@ -27,7 +29,9 @@ def _bearer(role: str) -> dict[str, str]:
 @pytest.fixture
 def keys_file(tmp_path: Path) -> Path:
     path = tmp_path / "api-keys.json"
-    entries = [{"name": f"{r}-svc", "sha256": hash_key(k), "roles": [r]} for r, k in ROLE_KEYS.items()]
+    entries = [
+        {"name": f"{r}-svc", "sha256": hash_key(k), "roles": [r]} for r, k in ROLE_KEYS.items()
+    ]
     path.write_text(json.dumps(entries))
     return path
 
@@ -62,7 +66,9 @@ class TestAuthentication:
         assert response.headers["www-authenticate"].startswith("Bearer")
 
     @pytest.mark.parametrize(("method", "path", "role"), ROUTES)
-    def test_wrong_role_is_403(self, secured: TestClient, method: str, path: str, role: str) -> None:
+    def test_wrong_role_is_403(
+        self, secured: TestClient, method: str, path: str, role: str
+    ) -> None:
         other = "auditor" if role != "auditor" else "evaluator"
         response = secured.request(method, path, headers=_bearer(other))
         assert response.status_code == 403
@@ -82,7 +88,11 @@ class TestAuthentication:
             headers={"content-type": "application/json", **_bearer("evaluator")},
         ).json()
         assert decision["allow"] is True
-        body = {"token": decision["token"], "lane": LANE, "packet_digest": manifest["packet"]["digest"]}
+        body = {
+            "token": decision["token"],
+            "lane": LANE,
+            "packet_digest": manifest["packet"]["digest"],
+        }
         verified = secured.post("/v1/verify", json=body, headers=_bearer("verifier")).json()
         assert verified["valid"] is True
         hold = secured.post(
@@ -130,7 +140,10 @@ class TestKeyConfiguration:
     def test_apikey_create_prints_key_once_and_its_hash(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        assert main(["apikey", "create", "--name", "ci", "--role", "auditor", "--role", "verifier"]) == 0
+        assert (
+            main(["apikey", "create", "--name", "ci", "--role", "auditor", "--role", "verifier"])
+            == 0
+        )
         printed = json.loads(capsys.readouterr().out)
         assert printed["entry"] == {
             "name": "ci",

@@ -1,0 +1,160 @@
+"""Real processes: SIGKILL mid-burst loses no token's record; two replicas share one chain."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from release_gate.store import Store
+from tests.databases import database_url, migrate, pg_schema_url
+from tests.helpers import LANE, ManifestFactory
+from tests.store._flow import revision
+from tests.store._server import GateProcess, serve
+
+pytestmark = pytest.mark.slow
+
+WORKERS = 8
+KILL_AFTER_TOKENS = 25
+
+
+def _post(url: str, path: str, body: Any, client: httpx.Client) -> httpx.Response:
+    return client.post(
+        url + path, content=json.dumps(body).encode(), headers={"content-type": "application/json"}
+    )
+
+
+def _burst(
+    gate: GateProcess, manifest: dict[str, Any], tokens: list[dict[str, Any]], stop: threading.Event
+) -> Callable[[], None]:
+    def worker() -> None:
+        with httpx.Client(timeout=10) as client:
+            while not stop.is_set():
+                try:
+                    response = _post(gate.url, "/v1/evaluate", manifest, client)
+                except httpx.HTTPError:
+                    return
+                if response.status_code == 200 and response.json()["token"]:
+                    tokens.append(response.json())
+
+    return worker
+
+
+class TestKill:
+    @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+    def test_sigkill_mid_burst_every_received_token_has_a_committed_record(
+        self, backend: str, tmp_path: Path, signing_key_file: Path, make_manifest: ManifestFactory
+    ) -> None:
+        tokens: list[dict[str, Any]] = []
+        stop = threading.Event()
+        with database_url(backend, tmp_path) as url:
+            migrate(url)
+            with serve(url, signing_key_file, tmp_path / "state") as gate:
+                manifest = revision(make_manifest, 3, supersedes=2)
+                threads = [
+                    threading.Thread(target=_burst(gate, manifest, tokens, stop))
+                    for _ in range(WORKERS)
+                ]
+                for thread in threads:
+                    thread.start()
+                while len(tokens) < KILL_AFTER_TOKENS and all(t.is_alive() for t in threads):
+                    time.sleep(0.005)
+                gate.kill()
+                stop.set()
+                for thread in threads:
+                    thread.join(timeout=15)
+            store = Store(url)
+            try:
+                assert len(tokens) >= KILL_AFTER_TOKENS
+                for decision in tokens:
+                    record = store.decisions.get_by_token(decision["decision_id"])
+                    assert record is not None, "a token left the gate without a committed record"
+                    assert record.manifest_digest == decision["manifest_digest"]
+                report = store.verify_chain()
+                assert report.ok, report.to_dict()
+                assert report.entries >= len(tokens)
+            finally:
+                store.close()
+
+
+class TestReplicas:
+    def test_two_replicas_one_chain_and_holds_apply_at_once(
+        self, tmp_path: Path, signing_key_file: Path, make_manifest: ManifestFactory
+    ) -> None:
+        with pg_schema_url() as url:
+            migrate(url)
+            with (
+                serve(url, signing_key_file, tmp_path / "a") as a,
+                serve(url, signing_key_file, tmp_path / "b") as b,
+            ):
+                self._drive(a, b, url, make_manifest)
+
+    def _drive(
+        self, a: GateProcess, b: GateProcess, url: str, make_manifest: ManifestFactory
+    ) -> None:
+        manifest = revision(make_manifest, 3, supersedes=2)
+        other = revision(make_manifest, 8, supersedes=7, packet_id="PKT-OTHER")
+        answered: list[dict[str, Any]] = []
+        verdicts: list[str | None] = []
+
+        def worker(gate: GateProcess, doc: dict[str, Any]) -> None:
+            with httpx.Client(timeout=10) as client:
+                for _ in range(15):
+                    decision = _post(gate.url, "/v1/evaluate", doc, client).json()
+                    answered.append(decision)
+                    if decision["token"]:
+                        body = {
+                            "token": decision["token"],
+                            "lane": LANE,
+                            "packet_digest": doc["packet"]["digest"],
+                        }
+                        verdicts.append(
+                            _post(gate.url, "/v1/verify", body, client).json()["reason"]
+                        )
+
+        threads = [
+            threading.Thread(target=worker, args=(gate, doc))
+            for gate in (a, b)
+            for doc in (manifest, other, manifest)
+        ]
+        for thread in threads:
+            thread.start()
+        with httpx.Client(timeout=10) as client:
+            first = _post(a.url, "/v1/evaluate", manifest, client).json()
+            hold = _post(
+                a.url,
+                "/v1/holds",
+                {"packet_id": "PKT-TEST-1", "revision": 3, "reason": "scope"},
+                client,
+            )
+            assert hold.status_code == 201
+            held = _post(b.url, "/v1/evaluate", manifest, client).json()
+            assert [v["code"] for v in held["violations"]] == ["packet.on_hold"]
+            body = {
+                "token": first["token"],
+                "lane": LANE,
+                "packet_digest": manifest["packet"]["digest"],
+            }
+            assert _post(b.url, "/v1/verify", body, client).json()["reason"] == "token.revoked"
+        for thread in threads:
+            thread.join(timeout=60)
+        answered += [first, held]
+        store = Store(url)
+        try:
+            ids = [d["decision_id"] for d in answered]
+            assert len(set(ids)) == len(ids) == 6 * 15 + 2
+            for decision_id in ids:
+                assert store.decisions.get(decision_id) is not None
+            report = store.verify_chain()
+            assert report.ok, report.to_dict()
+            assert report.entries == len(ids) + 1
+            assert verdicts
+            assert set(verdicts) <= {None, "token.revoked"}
+        finally:
+            store.close()
