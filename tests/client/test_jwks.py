@@ -16,6 +16,7 @@ from release_gate_client import (
     JWKSFetcher,
     KeySetError,
     UnknownKid,
+    verify_result,
     verify_token,
 )
 from release_gate_client.jwks import MAX_JWKS_BYTES
@@ -159,6 +160,20 @@ class TestJWKSFetcher:
             with pytest.raises(GateUnavailable, match="last attempt: JWKS answered HTTP 503"):
                 jwks.get_key("any")  # rate-limited: no second request
             assert gate.count("GET", PATH) == 1
+
+    def test_verify_propagates_unavailable_rather_than_a_verdict(
+        self, gate: FakeGate, clock: FakeClock, signer: Minter
+    ) -> None:
+        gate.routes[("GET", PATH)] = Reply.json({"title": "down"}, 503)
+        with fetcher(gate, clock) as jwks, pytest.raises(GateUnavailable, match="no JWKS"):
+            verify_result(
+                signer.mint(),
+                jwks=jwks,
+                issuer=ISSUER,
+                audience=LANE,
+                packet_digest=PACKET_DIGEST,
+                now=NOW,
+            )
 
     def test_raises_unavailable_when_the_server_is_unreachable(self, clock: FakeClock) -> None:
         url = unused_local_url()

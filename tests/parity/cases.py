@@ -1,9 +1,7 @@
 """Policy inputs for the parity suite, built directly as docs/policy-input.md describes.
 
 A valid base (an allow under the example governance data), one mutation per
-violation family (plus boundary and edge cases), and seeded random combinations
-of mutations. Facts are written by hand: the parity suite compares the policy
-engines, not the gate's cryptography.
+violation family and boundary, and seeded random combinations of mutations.
 """
 
 from __future__ import annotations

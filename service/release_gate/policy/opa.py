@@ -162,12 +162,18 @@ class OpaEngine:
             target=self._loop.run_forever, name="opa-engine", daemon=True
         )
         self._thread.start()
+        # The client's public way to open its session is ``async with``; the engine
+        # keeps one session for its whole life, closed in close().
         self._run(self._client._init_session(), timeout=timeout + 1.0)
 
     # -- the event loop ---------------------------------------------------
 
     def _run(self, coro: Any, *, timeout: float) -> Any:
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        except RuntimeError as exc:  # the loop was closed by close() meanwhile
+            coro.close()
+            raise PolicyEngineError("the OPA engine is closed") from exc
         try:
             return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError as exc:
