@@ -15,34 +15,28 @@ history := object.get(input, ["facts", "history"], {})
 
 latest_approved := object.get(history, "latest_approved_revision", null)
 
-# superseded holds the reasons this revision is superseded, as {msg, path} objects.
-superseded contains {"msg": msg, "path": "/packet/revision"} if {
+# superseded holds why this revision is superseded, as {detail, path} objects.
+superseded contains {"detail": detail, "path": "/packet/revision"} if {
 	latest_approved != null
 	packet.revision < latest_approved
-	msg := sprintf(
-		"revision %v of packet %s is superseded: revision %v is already approved in lane %s",
-		[packet.revision, packet.id, latest_approved, input.manifest.lane],
-	)
+	detail := sprintf("revision %v is already approved", [latest_approved])
 }
 
-superseded contains {"msg": msg, "path": "/packet/supersedes_revision"} if {
+superseded contains {"detail": detail, "path": "/packet/supersedes_revision"} if {
 	latest_approved != null
 	packet.revision > latest_approved
 	packet.supersedes_revision != latest_approved
-	msg := sprintf(
-		"supersedes_revision %v does not match history: the latest approved revision of packet %s in lane %s is %v",
-		[packet.supersedes_revision, packet.id, input.manifest.lane, latest_approved],
+	detail := sprintf(
+		"supersedes_revision %v does not name the latest approved revision %v",
+		[packet.supersedes_revision, latest_approved],
 	)
 }
 
-superseded contains {"msg": msg, "path": "/packet/digest"} if {
+superseded contains {"detail": detail, "path": "/packet/digest"} if {
 	latest_approved != null
 	packet.revision == latest_approved
 	packet.digest != history.latest_approved_digest
-	msg := sprintf(
-		"revision %v of packet %s was approved with digest %s; a revision's content never changes",
-		[packet.revision, packet.id, history.latest_approved_digest],
-	)
+	detail := sprintf("it was approved with digest %s", [history.latest_approved_digest])
 }
 
 # METADATA
@@ -53,13 +47,17 @@ superseded contains {"msg": msg, "path": "/packet/digest"} if {
 #   or an approved revision number is presented with a different digest.
 # custom:
 #   code: packet.superseded
-#   failure_msg: "%s"
+#   failure_msg: "revision %v of packet %s is superseded in lane %s: %s"
 #   solution: >-
 #     Release the newest revision, with supersedes_revision set to the latest
 #     approved revision of the packet in this lane.
 deny contains violation if {
 	some finding in superseded
-	violation := data.lib.result.violation("packet.superseded", finding.msg, finding.path)
+	msg := sprintf(
+		"revision %v of packet %s is superseded in lane %s: %s",
+		[packet.revision, packet.id, input.manifest.lane, finding.detail],
+	)
+	violation := data.lib.result.violation("packet.superseded", msg, finding.path)
 }
 
 # hold_applies is true when a hold covers the manifest's lane (a hold without a lane covers every lane).
@@ -83,6 +81,9 @@ deny contains violation if {
 	some hold in object.get(input, ["facts", "holds"], [])
 	hold.revision == packet.revision
 	data.release.packet.hold_applies(hold)
-	msg := sprintf("revision %v of packet %s is on hold (%s): %s", [packet.revision, packet.id, hold.hold_id, hold.reason])
+	msg := sprintf(
+		"revision %v of packet %s is on hold (%s): %s",
+		[packet.revision, packet.id, hold.hold_id, hold.reason],
+	)
 	violation := data.lib.result.violation("packet.on_hold", msg, "/packet/revision")
 }

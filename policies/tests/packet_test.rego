@@ -66,17 +66,17 @@ test_on_hold_allowed_when_another_lane_is_held if {
 	findings(with_facts(fixtures.no_history, [hold(3, "other-lane")])) == set()
 }
 
-test_on_hold_denied_message_names_hold_and_reason if {
+test_on_hold_denied_when_held_with_message_naming_hold_and_reason if {
 	messages := {v.message | some v in packet.deny} with input as with_facts(fixtures.no_history, [hold(3, null)])
 		with data.governance as fixtures.governance
 	messages == {"revision 3 of packet pkt-incident-4711 is on hold (h-1): audience changed"}
 }
 
-test_superseded_denied_message_names_approved_revision if {
+test_superseded_denied_when_newer_approved_with_message_naming_it if {
 	messages := {v.message | some v in packet.deny} with input as with_facts(approved(4), [])
 		with data.governance as fixtures.governance
 	messages == {concat("", [
-		"revision 3 of packet pkt-incident-4711 is superseded: ",
-		"revision 4 is already approved in lane exec-customer-review",
+		"revision 3 of packet pkt-incident-4711 is superseded in lane exec-customer-review: ",
+		"revision 4 is already approved",
 	])}
 }

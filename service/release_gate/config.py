@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         description="JSON file of API keys as hashes ({name, sha256, roles}); auth is on "
         "when set. Unset is allowed only in development mode (auth off, loudly).",
     )
+    auto_migrate: bool = Field(
+        default=False,
+        description="Run the store's migrations at start-up (one replica, development). "
+        "Off: the service refuses an unmigrated store and names `release-gate db upgrade`.",
+    )
     revocations_ttl_seconds: int = Field(
         default=60,
         ge=1,

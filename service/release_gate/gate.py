@@ -20,9 +20,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from release_gate.canonical import manifest_digest
 from release_gate.governance import Governance
@@ -31,12 +31,12 @@ from release_gate.manifest import Limits, Manifest, validate_manifest
 from release_gate.policy.engine import PolicyEngine, PolicyEngineError, PolicyResult, RawViolation
 from release_gate.policy_input import build_policy_input
 from release_gate.signatures import SignatureStatus, verify_signatures
-from release_gate.store import DecisionRecord, DecisionStore, FactsChanged, StoreUnavailable
+from release_gate.store import DecisionRecord, FactsChanged, StoreUnavailable
 from release_gate.store.facts import empty_facts
 from release_gate.timestamps import format_ns
 from release_gate.tokens import MintedToken, TokenMinter
 
-__all__ = ["STAGES", "Decision", "Gate"]
+__all__ = ["STAGES", "Decision", "DecisionLog", "Gate"]
 
 STAGES = ("parse", "canonicalise", "verify", "evaluate", "mint", "record")
 
@@ -79,6 +79,16 @@ class Decision:
             "token": self.token,
             "evaluated_at": self.evaluated_at,
         }
+
+
+class DecisionLog(Protocol):
+    """What the gate needs of the store (:class:`release_gate.store.Store`)."""
+
+    def facts(self, *, packet_id: str, lane: str) -> dict[str, Any]: ...
+
+    def append(
+        self, record: DecisionRecord, *, expected_facts: Mapping[str, Any] | None
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +139,7 @@ class Gate:
         *,
         governance: Governance,
         engine: PolicyEngine,
-        store: DecisionStore | None,
+        store: DecisionLog | None,
         minter: TokenMinter,
         limits: Limits,
         max_depth: int,

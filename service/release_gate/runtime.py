@@ -3,8 +3,10 @@
 Used by the app's lifespan and by the CLI. A policy or governance problem does
 not stop the runtime from being built: ``gate`` is then ``None`` and
 ``load_error`` names the problem, so ``serve`` stays up answering 503 and the
-CLI exits 2. A bad signing key, a store URL, or a store whose schema is not
-at the newest migration (``release-gate db upgrade``) stops start-up.
+CLI exits 2. Nor does an unreachable decision store: readiness and evaluations
+answer 503 until it is reachable. A bad signing key, a malformed store URL, or
+a reachable store whose schema is not at the newest migration (fix: ``release-gate
+db upgrade``) stops start-up.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from release_gate.manifest import Limits
 from release_gate.policy.bundle import PolicyBundle, load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
 from release_gate.policy.engine import PolicyEngine
-from release_gate.store import Store
+from release_gate.store import Store, StoreUnavailable
 from release_gate.store.migrate import check as check_schema
+from release_gate.store.migrate import upgrade as upgrade_schema
 from release_gate.tokens import TokenMinter
 
 __all__ = [
@@ -104,18 +107,32 @@ def build_authenticator(settings: Settings) -> Authenticator:
     return Authenticator(())
 
 
+def _open_store(settings: Settings) -> Store:
+    """The store, at the newest schema revision (else :class:`SchemaNotCurrent`).
+
+    An unreachable store does not stop start-up: ``/readyz`` and
+    ``/v1/evaluate`` answer 503 until it is reachable (and migrated).
+    """
+    store = Store(settings.effective_database_url)
+    try:
+        if settings.auto_migrate:
+            upgrade_schema(store.db)
+        check_schema(store.db)
+    except StoreUnavailable as exc:
+        logger.error("decision store unavailable, evaluations answer 503: %s", exc.detail)
+    except GateError:
+        store.close()
+        raise
+    return store
+
+
 def build_runtime(settings: Settings, *, with_store: bool = True) -> Runtime:
     auth = build_authenticator(settings)
     signing_key = load_signing_key(settings)
     retired = [load_public_key(path) for path in settings.retired_key_files]
     store = None
     if with_store:
-        store = Store(settings.effective_database_url)
-        try:
-            check_schema(store.db)
-        except GateError:
-            store.close()
-            raise
+        store = _open_store(settings)
     runtime = Runtime(
         settings=settings,
         signing_key=signing_key,
@@ -133,7 +150,7 @@ def build_runtime(settings: Settings, *, with_store: bool = True) -> Runtime:
     runtime.gate = Gate(
         governance=runtime.governance,
         engine=runtime.engine,
-        store=store.decisions if store is not None else None,
+        store=store,
         minter=runtime.minter,
         limits=Limits(
             max_signatures=settings.max_signatures,

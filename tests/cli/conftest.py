@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from release_gate.cli import main
-from release_gate.decisions import DecisionStore
+from release_gate.store import Store
+from tests.databases import migrate
 
 Run = Callable[..., tuple[int, str]]
 
@@ -29,6 +30,7 @@ def gate_env(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
+    migrate(env["RELEASE_GATE_DATABASE_URL"])
     return env
 
 
@@ -49,9 +51,8 @@ def recorded(gate_env: dict[str, str]) -> Callable[[], int]:
     """How many decisions the CLI's store holds."""
 
     def count() -> int:
-        store = DecisionStore(gate_env["RELEASE_GATE_DATABASE_URL"])
+        store = Store(gate_env["RELEASE_GATE_DATABASE_URL"])
         try:
-            store.create_schema()
             return store.count()
         finally:
             store.close()

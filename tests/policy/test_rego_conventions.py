@@ -36,6 +36,9 @@ CONTRACT_CODES = frozenset(
         "evidence.unknown_source",
         "evidence.stale",
         "evidence.future_timestamp",
+        # issue 3: from the decision store's history and holds (docs/audit.md)
+        "packet.superseded",
+        "packet.on_hold",
     }
 )
 

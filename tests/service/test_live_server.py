@@ -36,6 +36,9 @@ def live_gate(tmp_path: Path, signing_key_file: Path) -> Iterator[str]:
         "RELEASE_GATE_DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
         "RELEASE_GATE_POLICIES": str(ROOT / "policies"),
     }
+    subprocess.run(
+        [str(RELEASE_GATE), "db", "upgrade"], env=env, cwd=tmp_path, check=True, capture_output=True
+    )
     process = subprocess.Popen(
         [str(RELEASE_GATE), "serve", "--port", str(port)],
         env=env,

@@ -48,3 +48,16 @@ class TestMigrations:
         finally:
             db.close()
         assert diff == []
+
+    def test_auto_migrate_setting_migrates_at_start_up(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        fresh = settings.model_copy(
+            update={"database_url": f"sqlite:///{tmp_path / 'auto.db'}", "auto_migrate": True}
+        )
+        runtime = build_runtime(fresh)
+        try:
+            assert runtime.store is not None
+            runtime.store.ping()
+        finally:
+            runtime.close()

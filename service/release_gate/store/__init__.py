@@ -13,6 +13,7 @@ Schema by Alembic migrations (``store.migrate``); the chain in ``store.chain``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -71,8 +72,25 @@ class Store:
             }
         return {"ok": True, "detail": f"entry {seq_text} matches the anchor"}
 
+    # The decision log, as the gate sees it (release_gate.gate.DecisionLog).
+
+    def facts(self, *, packet_id: str, lane: str) -> dict[str, Any]:
+        return self.decisions.facts(packet_id=packet_id, lane=lane)
+
+    def append(self, record: DecisionRecord, *, expected_facts: Mapping[str, Any] | None) -> None:
+        self.decisions.append(record, expected_facts=expected_facts)
+
+    def get(self, decision_id: str) -> DecisionRecord | None:
+        return self.decisions.get(decision_id)
+
+    def count(self) -> int:
+        return self.decisions.count()
+
     def ping(self) -> None:
-        self.db.ping()
+        """Reachable and at the newest schema revision, or a :class:`GateError` (503)."""
+        from release_gate.store.migrate import check
+
+        check(self.db)
 
     def close(self) -> None:
         self.db.close()

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from release_gate.store.chain import ChainHeadState, advance_head, lock_head, read_head
@@ -130,6 +130,16 @@ class DecisionStore:
         try:
             with self._db.read() as conn:
                 return read_facts(conn, packet_id=packet_id, lane=lane)
+        except SQLAlchemyError as exc:
+            logger.error("packet history not readable: %s", type(exc).__name__)
+            raise StoreUnavailable(
+                "the decision store cannot be read; no decision was made and no token issued"
+            ) from exc
+
+    def count(self) -> int:
+        try:
+            with self._db.read() as conn:
+                return int(conn.execute(select(func.count()).select_from(DecisionRow)).scalar_one())
         except SQLAlchemyError as exc:
             raise StoreUnavailable("the decision store cannot be read") from exc
 
