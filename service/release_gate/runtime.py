@@ -3,7 +3,9 @@
 Used by the app's lifespan and by the CLI. A policy or governance problem does
 not stop the runtime from being built: ``gate`` is then ``None`` and
 ``load_error`` names the problem, so ``serve`` stays up answering 503 and the
-CLI exits 2. A bad signing key or store URL stops start-up.
+CLI exits 2. Nor does an unreachable decision store: its schema is created on
+the first write, and until then readiness and evaluations answer 503. A bad
+signing key or a malformed store URL stops start-up.
 """
 
 from __future__ import annotations
@@ -83,7 +85,10 @@ def build_runtime(settings: Settings, *, with_store: bool = True) -> Runtime:
     store = None
     if with_store:
         store = DecisionStore(settings.effective_database_url)
-        store.create_schema()
+        try:
+            store.create_schema()
+        except GateError as exc:  # keep serving: /readyz and /v1/evaluate answer 503
+            logger.error("decision store unavailable, evaluations answer 503: %s", exc.detail)
     runtime = Runtime(
         settings=settings,
         signing_key=signing_key,
