@@ -50,6 +50,13 @@ class TestSignatureCodes:
         decision = evaluate(client, build(signers=(OWNER, COMMS, CS, MARCUS_REVOKED)))
         assert found(decision) == [("signature.unknown_key", "/signatures/3")]
 
+    def test_key_id_of_another_subject_is_unknown_key(
+        self, client: TestClient, build: Build
+    ) -> None:
+        borrowed = (OWNER[0], OWNER[1], CS[2], OWNER[3])  # dana under priya's key id
+        decision = evaluate(client, build(signers=(OWNER, COMMS, CS, borrowed)))
+        assert found(decision) == [("signature.unknown_key", "/signatures/3")]
+
     def test_unknown_key_wins_over_a_signature_that_would_not_verify(
         self, client: TestClient, build: Build
     ) -> None:
@@ -114,6 +121,11 @@ class TestSignerRules:
     def test_each_missing_role_is_its_own_violation(self, client: TestClient, build: Build) -> None:
         decision = evaluate(client, build(signers=(OWNER,)))
         assert found(decision) == [("signers.missing_role", "/signatures")] * 2
+
+    def test_the_same_signer_twice_for_one_role_is_allowed(
+        self, client: TestClient, build: Build
+    ) -> None:
+        assert evaluate(client, build(signers=(OWNER, OWNER, COMMS, CS)))["allow"] is True
 
     def test_one_subject_covering_two_required_roles_is_not_distinct(
         self, client: TestClient, build: Build
@@ -199,6 +211,22 @@ class TestLaneRules:
             ("lane.unknown", "/lane"),
             ("objections.unaccepted", "/objections/0"),
             ("signature.unknown_key", "/signatures/3"),
+        ]
+
+    def test_unknown_lane_still_reports_agent_owner_and_acceptance(
+        self, client: TestClient, build: Build
+    ) -> None:
+        def agent_off_lane(m: dict[str, Any]) -> None:
+            m["lane"] = "no-such-lane"
+            m["release_owner"] = AGENT[0]
+            m["objections"][0]["residual_acceptance"]["accepted_by"] = AGENT[0]
+
+        decision = evaluate(client, build(agent_off_lane))
+        assert found(decision) == [
+            ("lane.unknown", "/lane"),
+            ("signers.agent_not_permitted", "/objections/0/residual_acceptance/accepted_by"),
+            ("signers.agent_not_permitted", "/release_owner"),
+            ("signers.release_owner_missing", "/release_owner"),
         ]
 
     def test_unknown_lane_alone_denies(self, client: TestClient, build: Build) -> None:
