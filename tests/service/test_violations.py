@@ -370,6 +370,43 @@ class TestEvidenceRules:
 
         assert evaluate(client, build(extra))["allow"] is True
 
+    def test_future_evidence_from_an_unknown_source_reports_both(
+        self, client: TestClient, build: Build, now: dt.datetime
+    ) -> None:
+        def extra(m: dict[str, Any]) -> None:
+            m["evidence"].append(
+                {
+                    **m["evidence"][0],
+                    "id": "EV-X",
+                    "source": "hearsay",
+                    "observed_at": at(now, hours=2),
+                }
+            )
+
+        assert found(evaluate(client, build(extra))) == [
+            ("evidence.future_timestamp", "/evidence/4"),
+            ("evidence.unknown_source", "/evidence/4"),
+        ]
+
+    def test_optional_source_older_than_its_max_age_is_stale(
+        self, client: TestClient, build: Build, now: dt.datetime
+    ) -> None:
+        def extra(m: dict[str, Any]) -> None:
+            old = at(now, seconds=-1209601)  # account_review allows 14 days
+            m["evidence"].append(
+                {**m["evidence"][0], "id": "EV-X", "source": "account_review", "observed_at": old}
+            )
+
+        assert found(evaluate(client, build(extra))) == [("evidence.stale", "/evidence/4")]
+
+    def test_required_source_present_only_as_stale_item_is_not_missing(
+        self, client: TestClient, build: Build, now: dt.datetime
+    ) -> None:
+        def old(m: dict[str, Any]) -> None:
+            m["evidence"][1]["observed_at"] = at(now, days=-30)
+
+        assert found(evaluate(client, build(old))) == [("evidence.stale", "/evidence/1")]
+
     def test_future_evidence_is_not_also_stale(
         self, client: TestClient, build: Build, now: dt.datetime
     ) -> None:
