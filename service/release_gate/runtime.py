@@ -20,7 +20,13 @@ from release_gate.decisions import DecisionStore
 from release_gate.errors import GateError
 from release_gate.gate import Gate
 from release_gate.governance import Governance, GovernanceError, load_governance
-from release_gate.keys import SigningKey, load_or_create_dev_key, load_private_key, load_public_key
+from release_gate.keys import (
+    SigningKey,
+    ephemeral_key,
+    load_or_create_dev_key,
+    load_private_key,
+    load_public_key,
+)
 from release_gate.manifest import Limits
 from release_gate.policy.bundle import PolicyBundle, load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
@@ -79,11 +85,13 @@ def load_policy(settings: Settings) -> tuple[PolicyBundle, Governance, PolicyEng
     return bundle, governance, build_engine(settings, bundle)
 
 
-def build_runtime(settings: Settings, *, with_store: bool = True) -> Runtime:
-    signing_key = load_signing_key(settings)
-    retired = [load_public_key(path) for path in settings.retired_key_files]
+def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
+    """Everything a gate needs. ``dry_run`` (``evaluate --now``) mints and records
+    nothing, so it opens no store and signs with a throwaway in-memory key."""
+    signing_key = ephemeral_key() if dry_run else load_signing_key(settings)
+    retired = [] if dry_run else [load_public_key(p) for p in settings.retired_key_files]
     store = None
-    if with_store:
+    if not dry_run:
         store = DecisionStore(settings.effective_database_url)
         try:
             store.create_schema()
