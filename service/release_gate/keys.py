@@ -21,6 +21,7 @@ from release_gate_client.jwk import jwk_thumbprint, public_jwk
 
 __all__ = [
     "SigningKey",
+    "ephemeral_key",
     "jwks_document",
     "load_or_create_dev_key",
     "load_private_key",
@@ -55,6 +56,12 @@ def load_private_key(path: Path) -> SigningKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigurationError(f"{path} is not an Ed25519 key")
     return SigningKey(private_key=key, kid=jwk_thumbprint(key.public_key()), path=path)
+
+
+def ephemeral_key() -> SigningKey:
+    """A throwaway key that never touches disk, for dry runs that sign nothing."""
+    key = Ed25519PrivateKey.generate()
+    return SigningKey(private_key=key, kid=jwk_thumbprint(key.public_key()), path=Path("-"))
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:

@@ -21,7 +21,13 @@ from release_gate.config import Settings
 from release_gate.errors import ConfigurationError, GateError
 from release_gate.gate import Gate
 from release_gate.governance import Governance, GovernanceError, load_governance
-from release_gate.keys import SigningKey, load_or_create_dev_key, load_private_key, load_public_key
+from release_gate.keys import (
+    SigningKey,
+    ephemeral_key,
+    load_or_create_dev_key,
+    load_private_key,
+    load_public_key,
+)
 from release_gate.manifest import Limits
 from release_gate.policy.bundle import PolicyBundle, load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
@@ -126,13 +132,13 @@ def _open_store(settings: Settings) -> Store:
     return store
 
 
-def build_runtime(settings: Settings, *, with_store: bool = True) -> Runtime:
-    auth = build_authenticator(settings)
-    signing_key = load_signing_key(settings)
-    retired = [load_public_key(path) for path in settings.retired_key_files]
-    store = None
-    if with_store:
-        store = _open_store(settings)
+def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
+    """Everything a gate needs. ``dry_run`` (``evaluate --now``) mints and records
+    nothing, so it opens no store and signs with a throwaway in-memory key."""
+    auth = Authenticator(()) if dry_run else build_authenticator(settings)
+    signing_key = ephemeral_key() if dry_run else load_signing_key(settings)
+    retired = [] if dry_run else [load_public_key(p) for p in settings.retired_key_files]
+    store = None if dry_run else _open_store(settings)
     runtime = Runtime(
         settings=settings,
         signing_key=signing_key,

@@ -100,6 +100,18 @@ class TestEvaluate:
         assert decision["evaluated_at"].startswith("2026-11-26T09:00:00")
         assert recorded() == 0
 
+    def test_now_needs_no_signing_key_and_creates_none(
+        self, run: Run, gate_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.setenv("RELEASE_GATE_SIGNING_KEY_FILE", str(tmp_path / "absent.pem"))
+        code, out = run("evaluate", str(EXAMPLES / "approved.json"), "--now", EXAMPLE_NOW)
+        assert code == 0
+        assert json.loads(out)["token"] is None
+        monkeypatch.delenv("RELEASE_GATE_SIGNING_KEY_FILE")
+        code, _ = run("evaluate", str(EXAMPLES / "approved.json"), "--now", EXAMPLE_NOW)
+        assert code == 0
+        assert not (Path(gate_env["RELEASE_GATE_STATE_DIR"]) / "dev-signing-key.pem").exists()
+
     def test_now_with_an_offset_is_the_same_instant(self, run: Run) -> None:
         _, utc = run("evaluate", str(EXAMPLES / "deny-evidence.json"), "--now", EXAMPLE_NOW)
         _, local = run(
@@ -209,8 +221,10 @@ class TestKeygen:
         out_file = tmp_path / "k.pem"
         run("keygen", "--out", str(out_file))
         before = out_file.read_bytes()
-        code, _ = run("keygen", "--out", str(out_file))
+        code, out = run("keygen", "--out", str(out_file))
         assert code == 2
+        assert json.loads(out)["status"] == 400
+        assert "--force" in json.loads(out)["detail"]
         assert out_file.read_bytes() == before
         code, _ = run("keygen", "--out", str(out_file), "--force")
         assert code == 0

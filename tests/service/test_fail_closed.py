@@ -67,11 +67,12 @@ class TestEngineFailure:
         )
         with serving(broken) as (client, runtime):
             assert runtime.store is not None
+            before = runtime.store.count()
             # a manifest the real policy denies: no odd decision may turn it into an allow
             response = post_json(client, "/v1/evaluate", build(signers=(OWNER,)))
             problem = assert_problem(response, 503)
             assert "token" not in problem
-            assert runtime.store.count() == 0
+            assert runtime.store.count() == before
 
     def test_explicit_deny_from_policy_without_violations_is_a_deny(
         self, tmp_path: Path, settings: Settings, build: Build
@@ -92,17 +93,18 @@ class TestStoreFailure:
         return Path(settings.database_url.removeprefix("sqlite:///"))
 
     def test_dropped_table_is_503_without_token(
-        self, client: TestClient, runtime: Runtime, settings: Settings, build: Build
+        self, fresh_settings: Settings, build: Build
     ) -> None:
-        with sqlite3.connect(self._db_path(settings)) as connection:
-            connection.execute("DROP TABLE decisions")
-        response = post_json(client, "/v1/evaluate", build())
-        problem = assert_problem(response, 503)
-        assert "no token" in problem["detail"]
+        with serving(fresh_settings) as (client, _):
+            with sqlite3.connect(self._db_path(fresh_settings)) as connection:
+                connection.execute("DROP TABLE decisions")
+            problem = assert_problem(post_json(client, "/v1/evaluate", build()), 503)
+            assert "no token" in problem["detail"]
 
     def test_read_only_database_is_503_without_token(
-        self, settings: Settings, build: Build
+        self, fresh_settings: Settings, build: Build
     ) -> None:
+        settings = fresh_settings
         with serving(settings) as (client, runtime):
             assert runtime.store is not None
             evaluate(client, build())
@@ -117,11 +119,26 @@ class TestStoreFailure:
             assert runtime.store.count() == 1
 
     def test_store_failure_counts_as_error_in_metrics(
-        self, client: TestClient, settings: Settings, build: Build
+        self, fresh_settings: Settings, build: Build
     ) -> None:
-        with sqlite3.connect(self._db_path(settings)) as connection:
-            connection.execute("DROP TABLE decisions")
-        post_json(client, "/v1/evaluate", build())
-        metrics = client.get("/metrics").text
+        with serving(fresh_settings) as (client, _):
+            with sqlite3.connect(self._db_path(fresh_settings)) as connection:
+                connection.execute("DROP TABLE decisions")
+            post_json(client, "/v1/evaluate", build())
+            metrics = client.get("/metrics").text
         assert 'release_gate_decisions_total{outcome="error"} 1.0' in metrics
         assert 'release_gate_decisions_total{outcome="allow"}' not in metrics
+
+    def test_store_unreachable_at_start_up_keeps_serving_503(
+        self, settings: Settings, build: Build
+    ) -> None:
+        unreachable = settings.model_copy(
+            update={"database_url": "postgresql+psycopg://gate:gate@127.0.0.1:1/decisions"}
+        )
+        with serving(unreachable) as (client, _):
+            assert client.get("/healthz").status_code == 200
+            ready = client.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["store"]["ok"] is False
+            problem = assert_problem(post_json(client, "/v1/evaluate", build()), 503)
+            assert "store" in problem["detail"]

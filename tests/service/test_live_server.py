@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -111,3 +112,21 @@ class TestLiveServer:
                     audience="another-lane",
                     packet_digest=digest,
                 )
+
+    def test_concurrent_evaluations_each_get_their_own_decision(
+        self, live_gate: str, make_manifest: ManifestFactory
+    ) -> None:
+        allowed, denied = make_manifest(), make_manifest(signers=())
+        with httpx.Client(base_url=live_gate, timeout=10) as http:
+
+            def post(i: int) -> dict[str, object]:
+                response = http.post("/v1/evaluate", json=allowed if i % 2 else denied)
+                assert response.status_code == 200
+                body: dict[str, object] = response.json()
+                return body
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                decisions = list(pool.map(post, range(16)))
+        assert len({d["decision_id"] for d in decisions}) == 16
+        assert [d["allow"] for d in decisions] == [bool(i % 2) for i in range(16)]
+        assert all((d["token"] is not None) == d["allow"] for d in decisions)

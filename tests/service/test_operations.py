@@ -150,6 +150,20 @@ class TestJwks:
             runtime.close()
 
 
+class TestProblemDetails:
+    @pytest.mark.parametrize(
+        ("method", "path", "status"),
+        [("GET", "/no-such-path", 404), ("GET", "/v1/evaluate", 405), ("PUT", "/v1/verify", 405)],
+    )
+    def test_routing_errors_are_problem_details(
+        self, client: TestClient, method: str, path: str, status: int
+    ) -> None:
+        response = client.request(method, path)
+        assert response.status_code == status
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["status"] == status
+
+
 class TestHealth:
     def test_healthz_answers(self, client: TestClient) -> None:
         assert client.get("/healthz").status_code == 200
@@ -170,12 +184,13 @@ def _metric(text: str, name: str, **labels: str) -> float:
 
 class TestMetrics:
     def test_decisions_are_counted_by_outcome_and_code(
-        self, client: TestClient, build: Build
+        self, fresh_settings: Settings, build: Build
     ) -> None:
-        evaluate(client, build())
-        evaluate(client, build(signers=(OWNER,)))
-        post_raw(client, b"{")
-        text = client.get("/metrics").text
+        with _client_for(fresh_settings) as client:  # a registry of its own
+            evaluate(client, build())
+            evaluate(client, build(signers=(OWNER,)))
+            post_raw(client, b"{")
+            text = client.get("/metrics").text
         assert _metric(text, "release_gate_decisions_total", outcome="allow") == 1
         assert _metric(text, "release_gate_decisions_total", outcome="deny") == 1
         assert _metric(text, "release_gate_violations_total", code="signers.missing_role") == 2

@@ -50,6 +50,13 @@ class TestSignatureCodes:
         decision = evaluate(client, build(signers=(OWNER, COMMS, CS, MARCUS_REVOKED)))
         assert found(decision) == [("signature.unknown_key", "/signatures/3")]
 
+    def test_key_id_of_another_subject_is_unknown_key(
+        self, client: TestClient, build: Build
+    ) -> None:
+        borrowed = (OWNER[0], OWNER[1], CS[2], OWNER[3])  # dana under priya's key id
+        decision = evaluate(client, build(signers=(OWNER, COMMS, CS, borrowed)))
+        assert found(decision) == [("signature.unknown_key", "/signatures/3")]
+
     def test_unknown_key_wins_over_a_signature_that_would_not_verify(
         self, client: TestClient, build: Build
     ) -> None:
@@ -114,6 +121,11 @@ class TestSignerRules:
     def test_each_missing_role_is_its_own_violation(self, client: TestClient, build: Build) -> None:
         decision = evaluate(client, build(signers=(OWNER,)))
         assert found(decision) == [("signers.missing_role", "/signatures")] * 2
+
+    def test_the_same_signer_twice_for_one_role_is_allowed(
+        self, client: TestClient, build: Build
+    ) -> None:
+        assert evaluate(client, build(signers=(OWNER, OWNER, COMMS, CS)))["allow"] is True
 
     def test_one_subject_covering_two_required_roles_is_not_distinct(
         self, client: TestClient, build: Build
@@ -199,6 +211,22 @@ class TestLaneRules:
             ("lane.unknown", "/lane"),
             ("objections.unaccepted", "/objections/0"),
             ("signature.unknown_key", "/signatures/3"),
+        ]
+
+    def test_unknown_lane_still_reports_agent_owner_and_acceptance(
+        self, client: TestClient, build: Build
+    ) -> None:
+        def agent_off_lane(m: dict[str, Any]) -> None:
+            m["lane"] = "no-such-lane"
+            m["release_owner"] = AGENT[0]
+            m["objections"][0]["residual_acceptance"]["accepted_by"] = AGENT[0]
+
+        decision = evaluate(client, build(agent_off_lane))
+        assert found(decision) == [
+            ("lane.unknown", "/lane"),
+            ("signers.agent_not_permitted", "/objections/0/residual_acceptance/accepted_by"),
+            ("signers.agent_not_permitted", "/release_owner"),
+            ("signers.release_owner_missing", "/release_owner"),
         ]
 
     def test_unknown_lane_alone_denies(self, client: TestClient, build: Build) -> None:
@@ -341,6 +369,43 @@ class TestEvidenceRules:
             m["evidence"].append({**m["evidence"][0], "id": "EV-X", "source": "account_review"})
 
         assert evaluate(client, build(extra))["allow"] is True
+
+    def test_future_evidence_from_an_unknown_source_reports_both(
+        self, client: TestClient, build: Build, now: dt.datetime
+    ) -> None:
+        def extra(m: dict[str, Any]) -> None:
+            m["evidence"].append(
+                {
+                    **m["evidence"][0],
+                    "id": "EV-X",
+                    "source": "hearsay",
+                    "observed_at": at(now, hours=2),
+                }
+            )
+
+        assert found(evaluate(client, build(extra))) == [
+            ("evidence.future_timestamp", "/evidence/4"),
+            ("evidence.unknown_source", "/evidence/4"),
+        ]
+
+    def test_optional_source_older_than_its_max_age_is_stale(
+        self, client: TestClient, build: Build, now: dt.datetime
+    ) -> None:
+        def extra(m: dict[str, Any]) -> None:
+            old = at(now, seconds=-1209601)  # account_review allows 14 days
+            m["evidence"].append(
+                {**m["evidence"][0], "id": "EV-X", "source": "account_review", "observed_at": old}
+            )
+
+        assert found(evaluate(client, build(extra))) == [("evidence.stale", "/evidence/4")]
+
+    def test_required_source_present_only_as_stale_item_is_not_missing(
+        self, client: TestClient, build: Build, now: dt.datetime
+    ) -> None:
+        def old(m: dict[str, Any]) -> None:
+            m["evidence"][1]["observed_at"] = at(now, days=-30)
+
+        assert found(evaluate(client, build(old))) == [("evidence.stale", "/evidence/1")]
 
     def test_future_evidence_is_not_also_stale(
         self, client: TestClient, build: Build, now: dt.datetime
