@@ -24,6 +24,7 @@ from release_gate.canonical import manifest_digest
 from release_gate.decisions import DecisionRecord, DecisionStore
 from release_gate.governance import Governance
 from release_gate.ijson import parse_ijson
+from release_gate.logs import bind_decision_id
 from release_gate.manifest import Limits, Manifest, validate_manifest
 from release_gate.policy.engine import PolicyEngine, PolicyEngineError, PolicyResult, RawViolation
 from release_gate.policy_input import build_policy_input
@@ -125,6 +126,8 @@ class Gate:
         """Decide on one manifest. ``now_ns`` makes a dry run: not recorded, no token."""
         watch = _Stopwatch()
         dry_run = now_ns is not None
+        decision_id = str(uuid.uuid4())
+        bind_decision_id(decision_id)
         document = parse_ijson(body, max_depth=self._max_depth)
         manifest = validate_manifest(document, limits=self._limits)
         watch.lap("parse")
@@ -144,7 +147,6 @@ class Gate:
         )
         result = self._engine.evaluate(policy_input)
         watch.lap("evaluate")
-        decision_id = str(uuid.uuid4())
         minted = None
         if result.allow and not dry_run:
             minted = self._mint(decision_id, manifest, digest, statuses, result, evaluated_ns)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,11 +102,6 @@ def load_or_create_dev_key(path: Path) -> SigningKey:
     return key
 
 
-def jwks_document(active: SigningKey, retired: Sequence[Ed25519PublicKey]) -> dict[str, Any]:
-    """The JWKS: the active key first, then retired keys still trusted for verification."""
-    keys = [public_jwk(active.public_key, kid=active.kid)]
-    for public in retired:
-        kid = jwk_thumbprint(public)
-        if kid != active.kid:
-            keys.append(public_jwk(public, kid=kid))
-    return {"keys": keys}
+def jwks_document(keys: Mapping[str, Ed25519PublicKey]) -> dict[str, Any]:
+    """The JWKS of ``kid`` -> public key (the active key first, then retired ones)."""
+    return {"keys": [public_jwk(public, kid=kid) for kid, public in keys.items()]}

@@ -9,6 +9,7 @@ CLI exits 2. A bad signing key or store URL stops start-up.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -18,23 +19,39 @@ from release_gate.decisions import DecisionStore
 from release_gate.errors import GateError
 from release_gate.gate import Gate
 from release_gate.governance import Governance, GovernanceError, load_governance
-from release_gate.keys import SigningKey, load_or_create_dev_key, load_private_key, load_public_key
+from release_gate.keyring import MAX_TOKEN_TTL_SECONDS, KeyRing, files_keyring, load_keyring
+from release_gate.keys import SigningKey, load_or_create_dev_key, load_private_key
 from release_gate.manifest import Limits
 from release_gate.policy.bundle import PolicyBundle, load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
 from release_gate.policy.engine import PolicyEngine
+from release_gate.production import check_production, governance_problems, settings_problems
 from release_gate.tokens import TokenMinter
 
-__all__ = ["Runtime", "build_engine", "build_runtime", "load_policy", "load_signing_key"]
+__all__ = [
+    "Drain",
+    "Runtime",
+    "build_engine",
+    "build_runtime",
+    "load_keys",
+    "load_policy",
+    "load_signing_key",
+]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
+class Drain:
+    """Set on SIGTERM: new evaluations get 503 while in-flight ones finish."""
+
+    active: bool = False
+
+
+@dataclass
 class Runtime:
     settings: Settings
-    signing_key: SigningKey
-    retired_keys: list[Ed25519PublicKey]
+    keyring: KeyRing
     minter: TokenMinter
     store: DecisionStore | None
     bundle: PolicyBundle | None = None
@@ -42,7 +59,23 @@ class Runtime:
     engine: PolicyEngine | None = None
     gate: Gate | None = None
     load_error: str | None = None
+    drain: Drain = field(default_factory=Drain)
     extras: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def signing_key(self) -> SigningKey:
+        return self.keyring.active
+
+    def max_token_ttl(self) -> int:
+        """The longest token lifetime a lane grants (the governance cap when unknown)."""
+        if self.governance is None or not self.governance.lanes:
+            return MAX_TOKEN_TTL_SECONDS
+        return max(lane.token_ttl_seconds for lane in self.governance.lanes.values())
+
+    def verification_keys(self, now: int | None = None) -> dict[str, Ed25519PublicKey]:
+        """The keys a token from this gate may be signed with at ``now`` (the JWKS)."""
+        moment = int(time.time()) if now is None else now
+        return self.keyring.verification_keys(moment, max_token_ttl=self.max_token_ttl())
 
     def require_gate(self) -> Gate:
         if self.gate is None:
@@ -62,6 +95,13 @@ def load_signing_key(settings: Settings) -> SigningKey:
     return load_or_create_dev_key(settings.dev_key_path)
 
 
+def load_keys(settings: Settings) -> KeyRing:
+    """The key ring (``RELEASE_GATE_KEYS_DIR``), else the key files, else the dev key."""
+    if settings.keys_dir is not None:
+        return load_keyring(settings.keys_dir)
+    return files_keyring(load_signing_key(settings), settings.retired_key_files)
+
+
 def build_engine(settings: Settings, bundle: PolicyBundle) -> PolicyEngine:
     if settings.opa_url:
         from release_gate.policy.opa import OpaEngine
@@ -78,17 +118,19 @@ def load_policy(settings: Settings) -> tuple[PolicyBundle, Governance, PolicyEng
 
 
 def build_runtime(settings: Settings, *, with_store: bool = True) -> Runtime:
-    signing_key = load_signing_key(settings)
-    retired = [load_public_key(path) for path in settings.retired_key_files]
+    """Everything the gate needs; in production, refuses (:class:`ConfigurationError`) if unsafe."""
+    production = settings.env == "production"
+    if production:
+        check_production(settings_problems(settings))
+    keyring = load_keys(settings)
     store = None
     if with_store:
         store = DecisionStore(settings.effective_database_url)
         store.create_schema()
     runtime = Runtime(
         settings=settings,
-        signing_key=signing_key,
-        retired_keys=retired,
-        minter=TokenMinter(key=signing_key, issuer=settings.issuer),
+        keyring=keyring,
+        minter=TokenMinter(key=keyring.active, issuer=settings.issuer),
         store=store,
     )
     try:
@@ -97,6 +139,14 @@ def build_runtime(settings: Settings, *, with_store: bool = True) -> Runtime:
         runtime.load_error = exc.detail
         logger.error("policies not loaded, evaluations answer 503: %s", exc.detail)
         return runtime
+    if production:
+        try:
+            check_production(
+                governance_problems(runtime.governance, signing_key=keyring.active.public_key)
+            )
+        except GateError:
+            runtime.close()
+            raise
     runtime.gate = Gate(
         governance=runtime.governance,
         engine=runtime.engine,

@@ -12,12 +12,19 @@ from starlette.concurrency import run_in_threadpool
 from release_gate.api.body import read_body
 from release_gate.api.deps import MetricsDep, RuntimeDep
 from release_gate.api.schemas import DecisionOut, problem_responses
-from release_gate.errors import BadRequest, GateError, InvalidManifest
+from release_gate.errors import BadRequest, GateError, InvalidManifest, ServiceUnavailable
 from release_gate.manifest import Manifest
 
 __all__ = ["router"]
 
 logger = logging.getLogger(__name__)
+
+
+class Draining(ServiceUnavailable):
+    title = "Shutting down"
+    type_suffix = "draining"
+
+
 router = APIRouter(tags=["decisions"])
 
 _MANIFEST_BODY = {
@@ -37,6 +44,8 @@ _MANIFEST_BODY = {
 )
 async def evaluate(request: Request, runtime: RuntimeDep, metrics: MetricsDep) -> JSONResponse:
     try:
+        if runtime.drain.active:
+            raise Draining("the gate is shutting down; send the evaluation to another replica")
         body = await read_body(request, max_bytes=runtime.settings.max_body_bytes)
         gate = runtime.require_gate()
         started = time.perf_counter()

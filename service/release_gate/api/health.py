@@ -24,6 +24,8 @@ async def healthz() -> dict[str, str]:
 
 def _checks(runtime: Any) -> dict[str, dict[str, Any]]:
     checks: dict[str, dict[str, Any]] = {}
+    if runtime.drain.active:
+        checks["drain"] = {"ok": False, "detail": "shutting down (SIGTERM)"}
     if runtime.engine is None:
         checks["policy"] = {"ok": False, "detail": runtime.load_error or "not loaded"}
     else:

@@ -15,7 +15,7 @@ router = APIRouter(tags=["tokens"])
 
 @router.get("/.well-known/jwks.json", summary="Public keys of approval tokens (JWKS)")
 async def jwks(runtime: RuntimeDep) -> JSONResponse:
-    document = jwks_document(runtime.signing_key, runtime.retired_keys)
+    document = jwks_document(runtime.verification_keys())
     return JSONResponse(
         document,
         media_type="application/jwk-set+json",

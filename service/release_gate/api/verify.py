@@ -16,7 +16,6 @@ from release_gate.api.schemas import VerifyIn, VerifyOut, json_body, problem_res
 from release_gate.errors import FieldError, InvalidManifest
 from release_gate.ijson import parse_ijson
 from release_gate.manifest import json_pointer
-from release_gate_client.jwk import jwk_thumbprint
 from release_gate_client.verify import verify_result
 
 __all__ = ["router"]
@@ -51,11 +50,9 @@ def _parse(body: bytes, max_depth: int) -> VerifyIn:
 async def verify(request: Request, runtime: RuntimeDep) -> JSONResponse:
     body = await read_body(request, max_bytes=runtime.settings.max_body_bytes)
     req = _parse(body, runtime.settings.max_nesting_depth)
-    keys = {runtime.signing_key.kid: runtime.signing_key.public_key}
-    keys.update({jwk_thumbprint(k): k for k in runtime.retired_keys})
     result = verify_result(
         req.token,
-        keys=keys,
+        keys=runtime.verification_keys(),
         issuer=runtime.settings.issuer,
         audience=req.lane,
         packet_digest=req.packet_digest,

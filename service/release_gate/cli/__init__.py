@@ -11,11 +11,11 @@ import sys
 from collections.abc import Sequence
 
 from release_gate import __version__
-from release_gate.cli import bundle, digest, evaluate, keygen, serve, sign, test, verify
+from release_gate.cli import bundle, digest, evaluate, keygen, keys, serve, sign, test, verify
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (serve, evaluate, verify, sign, keygen, digest, test, bundle)
+_COMMANDS = (serve, evaluate, verify, sign, keygen, keys, digest, test, bundle)
 
 _EPILOG = """\
 Quick start:
