@@ -1,11 +1,11 @@
-# Targets: install, run, test, lint, bench, clean. Everything runs inside .venv,
+# Targets: install, run, test, lint, bench, parity, clean. Everything runs inside .venv,
 # built from the pinned constraints in constraints.txt.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench parity clean
 
 $(STAMP): pyproject.toml clients/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ lint: install  ## ruff, ruff format, mypy (strict), hadolint
 
 bench: install  ## decision-time benchmark, printed as tables (run by hand)
 	$(BIN)/python -m bench
+
+parity: install  ## embedded vs real OPA decisions; needs RELEASE_GATE_TEST_OPA_URL (docs/opa.md)
+	$(BIN)/python -m pytest tests/parity -v -rs
 
 clean:
 	rm -rf $(VENV) .release-gate .pytest_cache .mypy_cache .ruff_cache

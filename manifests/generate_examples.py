@@ -6,11 +6,17 @@ checks that the committed examples are current. Every example is meant to be
 evaluated at EXAMPLE_NOW:
 
     release-gate evaluate manifests/examples/approved.json --now 2026-11-26T09:00:00Z
+
+``--fresh FILE`` writes the approved example re-timed to the present instead
+(same offsets from "now"), for trying a live gate: a live gate evaluates at its
+own clock, where the committed examples' evidence has long gone stale.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
@@ -21,6 +27,7 @@ from release_gate.keys import load_private_key
 from release_gate.signatures import sign_manifest
 
 EXAMPLE_NOW = "2026-11-26T09:00:00Z"
+_EXAMPLE_INSTANT = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 HERE = Path(__file__).resolve().parent / "examples"
 KEYS = HERE / "keys"
 
@@ -64,12 +71,22 @@ def _evidence(eid: str, source: str, observed_at: str) -> dict[str, Any]:
     }
 
 
-def base_manifest() -> dict[str, Any]:
+def at(now: dt.datetime, *, hours: float = 0, days: float = 0, offset_hours: int = 0) -> str:
+    """``now`` moved by ``-(days, hours)``, written in RFC 3339 at a UTC offset."""
+    zone = dt.timezone(dt.timedelta(hours=offset_hours))
+    moment = (now - dt.timedelta(days=days, hours=hours)).astimezone(zone)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return text + (
+        "Z" if offset_hours == 0 else moment.strftime("%z")[:3] + ":" + moment.strftime("%z")[3:]
+    )
+
+
+def base_manifest(now: dt.datetime = _EXAMPLE_INSTANT) -> dict[str, Any]:
     packet = (HERE / "packet-r7.md").read_bytes()
     return {
         "manifest_version": "1",
         "manifest_id": "rm-2026-0417-r7",
-        "created_at": "2026-11-26T08:40:00Z",
+        "created_at": at(now, hours=20 / 60),
         "packet": {
             "id": "PKT-2026-0417",
             "revision": 7,
@@ -95,16 +112,18 @@ def base_manifest() -> dict[str, Any]:
                 "status": "open",
                 "residual_acceptance": {
                     "accepted_by": "dana.whitfield@example.com",
-                    "accepted_at": "2026-11-26T08:30:00+01:00",
+                    "accepted_at": at(now, hours=1.5, offset_hours=1),
                     "rationale": "Caveat is stated in the packet; executives decide on wording.",
                 },
             },
         ],
         "evidence": [
-            _evidence("EV-timeline", "incident_timeline", "2026-11-26T07:45:00Z"),
-            _evidence("EV-cases", "case_management", "2026-11-26T06:00:00Z"),
-            _evidence("EV-entitlement", "entitlement", "2026-11-24T12:00:00Z"),
-            _evidence("EV-contract", "contract_guidance", "2026-11-20T09:00:00-05:00"),
+            _evidence("EV-timeline", "incident_timeline", at(now, hours=1.25)),
+            _evidence("EV-cases", "case_management", at(now, hours=3)),
+            _evidence("EV-entitlement", "entitlement", at(now, days=1, hours=21)),
+            _evidence(
+                "EV-contract", "contract_guidance", at(now, days=5, hours=19, offset_hours=-5)
+            ),
         ],
         "signatures": [],
     }
@@ -180,6 +199,19 @@ def render() -> dict[str, str]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--fresh",
+        type=Path,
+        metavar="FILE",
+        help="write the approved example timed to now into FILE",
+    )
+    args = parser.parse_args()
+    if args.fresh:
+        document = EXAMPLES["approved"](base_manifest(dt.datetime.now(dt.UTC)))
+        args.fresh.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.fresh} (approved example, timed to now, DEMO-key signatures)")  # noqa: T201
+        return
     for name, text in render().items():
         (HERE / name).write_text(text, encoding="utf-8")
         print(f"wrote manifests/examples/{name}")  # noqa: T201

@@ -6,8 +6,8 @@ import rego.v1
 
 # findings are the [code, path] pairs evidence.deny reports for doc under the fixture governance.
 findings(doc) := result if {
-	result := {[v.code, v.path] | some v in evidence.deny} with input as doc
-		with data.governance as fixtures.governance
+	denials := evidence.deny with input as doc with data.governance as fixtures.governance
+	result := {[v.code, v.path] | some v in denials}
 }
 
 # with_first_age sets the age of evidence item 0 (incident_timeline, at most 21600 s old).

@@ -6,8 +6,8 @@ import rego.v1
 
 # findings are the [code, path] pairs lane.deny reports for doc under the fixture governance.
 findings(doc) := result if {
-	result := {[v.code, v.path] | some v in lane.deny} with input as doc
-		with data.governance as fixtures.governance
+	denials := lane.deny with input as doc with data.governance as fixtures.governance
+	result := {[v.code, v.path] | some v in denials}
 }
 
 with_manifest(changes) := object.union(fixtures.valid_input, {"manifest": changes})

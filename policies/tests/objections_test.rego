@@ -6,8 +6,8 @@ import rego.v1
 
 # findings are the [code, path] pairs objections.deny reports for doc under the fixture governance.
 findings(doc) := result if {
-	result := {[v.code, v.path] | some v in objections.deny} with input as doc
-		with data.governance as fixtures.governance
+	denials := objections.deny with input as doc with data.governance as fixtures.governance
+	result := {[v.code, v.path] | some v in denials}
 }
 
 with_objections(items) := object.union(fixtures.valid_input, {"manifest": {"objections": items}})

@@ -6,8 +6,8 @@ import rego.v1
 
 # findings are the [code, path] pairs signatures.deny reports for doc under the fixture governance.
 findings(doc) := result if {
-	result := {[v.code, v.path] | some v in signatures.deny} with input as doc
-		with data.governance as fixtures.governance
+	denials := signatures.deny with input as doc with data.governance as fixtures.governance
+	result := {[v.code, v.path] | some v in denials}
 }
 
 codes(doc) := {finding[0] | some finding in findings(doc)}

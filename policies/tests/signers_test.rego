@@ -6,8 +6,8 @@ import rego.v1
 
 # findings are the [code, path] pairs signers.deny reports for doc under the fixture governance.
 findings(doc) := result if {
-	result := {[v.code, v.path] | some v in signers.deny} with input as doc
-		with data.governance as fixtures.governance
+	denials := signers.deny with input as doc with data.governance as fixtures.governance
+	result := {[v.code, v.path] | some v in denials}
 }
 
 codes(doc) := {finding[0] | some finding in findings(doc)}
@@ -60,9 +60,8 @@ test_not_distinct_denied_when_one_person_signs_two_required_roles if {
 
 test_not_distinct_allowed_when_lane_does_not_want_distinct_signers if {
 	doc := with_signatures([fixtures.sig_owner, fixtures.sig_tomas_comms, fixtures.sig_tomas_cs])
-	result := {v.code | some v in signers.deny} with input as doc
-		with data.governance as fixtures.governance_not_distinct
-	result == set()
+	denials := signers.deny with input as doc with data.governance as fixtures.governance_not_distinct
+	denials == set()
 }
 
 test_not_distinct_allowed_when_each_role_has_its_own_signer if {

@@ -19,6 +19,9 @@ __all__ = ["MAX_SAFE_INTEGER", "parse_ijson"]
 
 MAX_SAFE_INTEGER = 2**53 - 1
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# A lone surrogate can only arrive as a \uD800-\uDFFF escape (strict UTF-8 decoding
+# refuses encoded surrogates), so the tree is searched only when the text has one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class _Reject(ValueError):
@@ -26,11 +29,13 @@ class _Reject(ValueError):
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _Reject(f"duplicate member name {key!r}")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Reject(f"duplicate member name {key!r}")
+            seen.add(key)
     return out
 
 
@@ -69,29 +74,41 @@ def _pointer(parts: list[str | int]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-def _check_tree(value: Any, max_depth: int) -> None:
-    """Iteratively check nesting depth and lone surrogates in keys and strings."""
+def _too_deep(max_depth: int, path: list[str | int]) -> BadRequest:
+    detail = f"nesting deeper than {max_depth} levels"
+    return BadRequest(detail, errors=(FieldError(_pointer(path), detail),))
+
+
+def _check_depth(value: Any, max_depth: int) -> None:
+    """Iteratively check nesting depth, visiting containers only."""
     stack: list[tuple[Any, int, list[str | int]]] = [(value, 1, [])]
     while stack:
         node, depth, path = stack.pop()
+        if depth > max_depth:
+            raise _too_deep(max_depth, path)
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        stack.extend(
+            (child, depth + 1, [*path, key])
+            for key, child in items
+            if isinstance(child, dict | list)
+        )
+
+
+def _check_surrogates(value: Any) -> None:
+    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while stack:
+        node, path = stack.pop()
         if isinstance(node, str):
             if _SURROGATE.search(node):
-                raise BadRequest(
-                    "string holds a lone surrogate",
-                    errors=(FieldError(_pointer(path), "string holds a lone surrogate"),),
-                )
-            continue
-        if not isinstance(node, dict | list):
-            continue
-        if depth > max_depth:
-            detail = f"nesting deeper than {max_depth} levels"
-            raise BadRequest(detail, errors=(FieldError(_pointer(path), detail),))
-        items = node.items() if isinstance(node, dict) else enumerate(node)
-        for key, child in items:
-            if isinstance(key, str) and _SURROGATE.search(key):
-                detail = "member name holds a lone surrogate"
+                detail = "string holds a lone surrogate"
                 raise BadRequest(detail, errors=(FieldError(_pointer(path), detail),))
-            stack.append((child, depth + 1, [*path, key]))
+        elif isinstance(node, dict | list):
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, child in items:
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    detail = "member name holds a lone surrogate"
+                    raise BadRequest(detail, errors=(FieldError(_pointer(path), detail),))
+                stack.append((child, [*path, key]))
 
 
 def parse_ijson(body: bytes, *, max_depth: int) -> Any:
@@ -115,5 +132,8 @@ def parse_ijson(body: bytes, *, max_depth: int) -> Any:
     except json.JSONDecodeError as exc:
         detail = f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         raise BadRequest(detail, errors=(FieldError("", detail),)) from exc
-    _check_tree(value, max_depth)
+    if isinstance(value, dict | list) and text.count("[") + text.count("{") > max_depth:
+        _check_depth(value, max_depth)
+    if _SURROGATE_ESCAPE.search(text):
+        _check_surrogates(value)
     return value

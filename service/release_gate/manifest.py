@@ -43,6 +43,8 @@ _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs
 def _subject(value: str) -> str:
     if not 1 <= len(value) <= 256:
         raise ValueError("a subject is 1-256 code points")
+    if value.isascii() and value.isprintable() and " " not in value:
+        return value  # ASCII outside Cc and Zs: the common case, checked in C
     for char in value:
         if unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
             raise ValueError(

@@ -284,7 +284,7 @@ class TestOpaEngineEvaluate:
         assert make_engine(policy_source="api").evaluate(POLICY_INPUT).allow is True
 
     def test_concurrent_callers_share_one_engine(self, make_engine: Any, fake: FakeOpa) -> None:
-        engine = make_engine()
+        engine = make_engine(timeout=10.0)  # 64 calls on a loaded 2-core CI machine
         with ThreadPoolExecutor(8) as pool:
             results = list(pool.map(lambda _: engine.evaluate(POLICY_INPUT).allow, range(64)))
         assert all(results)
