@@ -11,9 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from release_gate.api.body import read_body
 from release_gate.api.deps import MetricsDep, RuntimeDep
-from release_gate.api.schemas import DecisionOut, problem_responses
+from release_gate.api.schemas import MANIFEST_REF, DecisionOut, problem_responses
 from release_gate.errors import BadRequest, GateError, InvalidManifest, ServiceUnavailable
-from release_gate.manifest import Manifest
 
 __all__ = ["router"]
 
@@ -30,7 +29,7 @@ router = APIRouter(tags=["decisions"])
 _MANIFEST_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": Manifest.model_json_schema()}},
+        "content": {"application/json": {"schema": MANIFEST_REF}},
     }
 }
 
