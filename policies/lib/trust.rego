@@ -25,7 +25,15 @@ status[i] := fact if {
 
 status[i] := "unknown_key" if {
 	some i, _ in input.manifest.signatures
-	not input.facts.signatures[i].status in {"verified", "invalid"}
+	not i in recognised
+}
+
+# recognised holds the indexes of signatures whose fact is "verified" or "invalid". Negate this set, never
+# `not input.facts.signatures[i].status in {...}`: OPA hoists the fact out of the negation, so a missing fact
+# would make that line undefined rather than true (docs/policy-authors.md, "regorus vs OPA").
+recognised contains i if {
+	some i, _ in input.manifest.signatures
+	input.facts.signatures[i].status in {"verified", "invalid"}
 }
 
 # role_held holds the indexes of signatures whose subject holds the role they signed as.

@@ -34,10 +34,11 @@ deny contains violation if {
 deny contains violation if {
 	max_ages := lanes.lane.max_evidence_age_seconds
 	some i, item in input.manifest.evidence
-	not item.source in object.keys(max_ages)
+	source := item.source # bound before the `not`, as OPA would (docs/policy-authors.md)
+	not source in object.keys(max_ages)
 	msg := sprintf(
 		"evidence %s has source %s, for which lane %s sets no maximum age",
-		[item.id, item.source, lanes.lane_id],
+		[item.id, source, lanes.lane_id],
 	)
 	violation := data.lib.result.violation("evidence.unknown_source", msg, sprintf("/evidence/%d", [i]))
 }

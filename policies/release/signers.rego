@@ -83,7 +83,8 @@ deny contains violation if {
 # human_roles are the roles held by a valid signature from a human.
 human_roles contains signature.role if {
 	some signature in trust.valid_signatures
-	not signature.subject in trust.agents
+	subject := signature.subject # bound before the `not`, as OPA would (docs/policy-authors.md)
+	not subject in trust.agents
 }
 
 # required_roles_by_subject maps each signer to the lane's required roles their valid signatures cover.

@@ -24,6 +24,11 @@ test_unknown_key_denied_when_signature_fact_is_missing if {
 	findings(doc) == {["signature.unknown_key", "/signatures/1"], ["signature.unknown_key", "/signatures/2"]}
 }
 
+test_unknown_key_denied_when_signature_fact_has_no_known_status if {
+	doc := with_facts([fixtures.verified, {}, {"status": "pending"}])
+	findings(doc) == {["signature.unknown_key", "/signatures/1"], ["signature.unknown_key", "/signatures/2"]}
+}
+
 test_unknown_key_denied_when_unneeded_extra_signature_does_not_resolve if {
 	doc := object.union(
 		with_facts([fixtures.verified, fixtures.verified, fixtures.verified, {"status": "unknown_key"}]),

@@ -132,6 +132,7 @@ class DecisionStore:
     def __init__(self, url: str) -> None:
         self._engine = _make_engine(url)
         self.backend = self._engine.dialect.name
+        self._schema_ready = False
 
     def create_schema(self) -> None:
         try:
@@ -140,9 +141,12 @@ class DecisionStore:
             raise StoreUnavailable(
                 f"cannot prepare the decision store: {type(exc).__name__}"
             ) from exc
+        self._schema_ready = True
 
     def append(self, record: DecisionRecord) -> None:
         """Commit ``record`` durably, or raise :class:`StoreUnavailable`."""
+        if not self._schema_ready:  # the store was unreachable at start-up
+            self.create_schema()
         try:
             with Session(self._engine) as session, session.begin():
                 session.add(record._row())

@@ -74,6 +74,20 @@ def _pointer(parts: list[str | int]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
+def _depth(value: Any) -> int:
+    """Nesting depth of a parsed value, level by level (no paths: this is the hot path)."""
+    depth, level = 0, [value]
+    while level:
+        depth += 1
+        level = [
+            child
+            for node in level
+            for child in (node.values() if type(node) is dict else node)
+            if type(child) is dict or type(child) is list
+        ]
+    return depth
+
+
 def _too_deep(max_depth: int, path: list[str | int]) -> BadRequest:
     detail = f"nesting deeper than {max_depth} levels"
     return BadRequest(detail, errors=(FieldError(_pointer(path), detail),))
@@ -132,8 +146,9 @@ def parse_ijson(body: bytes, *, max_depth: int) -> Any:
     except json.JSONDecodeError as exc:
         detail = f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         raise BadRequest(detail, errors=(FieldError("", detail),)) from exc
-    if isinstance(value, dict | list) and text.count("[") + text.count("{") > max_depth:
-        _check_depth(value, max_depth)
+    too_many = text.count("[") + text.count("{") > max_depth
+    if too_many and isinstance(value, dict | list) and _depth(value) > max_depth:
+        _check_depth(value, max_depth)  # finds where, for the error's pointer
     if _SURROGATE_ESCAPE.search(text):
         _check_surrogates(value)
     return value

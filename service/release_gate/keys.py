@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,9 @@ from release_gate_client.jwk import jwk_thumbprint, public_jwk
 
 __all__ = [
     "SigningKey",
+    "ephemeral_key",
     "jwks_document",
+    "jwks_of",
     "load_or_create_dev_key",
     "load_private_key",
     "load_public_key",
@@ -55,6 +57,12 @@ def load_private_key(path: Path) -> SigningKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigurationError(f"{path} is not an Ed25519 key")
     return SigningKey(private_key=key, kid=jwk_thumbprint(key.public_key()), path=path)
+
+
+def ephemeral_key() -> SigningKey:
+    """A throwaway key that never touches disk, for dry runs that sign nothing."""
+    key = Ed25519PrivateKey.generate()
+    return SigningKey(private_key=key, kid=jwk_thumbprint(key.public_key()), path=Path("-"))
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
@@ -102,6 +110,14 @@ def load_or_create_dev_key(path: Path) -> SigningKey:
     return key
 
 
-def jwks_document(keys: Mapping[str, Ed25519PublicKey]) -> dict[str, Any]:
-    """The JWKS of ``kid`` -> public key (the active key first, then retired ones)."""
+def jwks_of(keys: Mapping[str, Ed25519PublicKey]) -> dict[str, Any]:
+    """The JWKS of ``kid`` -> public key, in order (the active key first)."""
     return {"keys": [public_jwk(public, kid=kid) for kid, public in keys.items()]}
+
+
+def jwks_document(active: SigningKey, retired: Sequence[Ed25519PublicKey]) -> dict[str, Any]:
+    """The JWKS: the active key first, then retired keys still trusted for verification."""
+    keys = {active.kid: active.public_key}
+    for public in retired:
+        keys.setdefault(jwk_thumbprint(public), public)
+    return jwks_of(keys)

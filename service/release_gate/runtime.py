@@ -3,7 +3,9 @@
 Used by the app's lifespan and by the CLI. A policy or governance problem does
 not stop the runtime from being built: ``gate`` is then ``None`` and
 ``load_error`` names the problem, so ``serve`` stays up answering 503 and the
-CLI exits 2. A bad signing key or store URL stops start-up.
+CLI exits 2. Nor does an unreachable decision store: its schema is created on
+the first write, and until then readiness and evaluations answer 503. A bad
+signing key or a malformed store URL stops start-up.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from release_gate.errors import GateError
 from release_gate.gate import Gate
 from release_gate.governance import Governance, GovernanceError, load_governance
 from release_gate.keyring import MAX_TOKEN_TTL_SECONDS, KeyRing, files_keyring, load_keyring
-from release_gate.keys import SigningKey, load_or_create_dev_key, load_private_key
+from release_gate.keys import SigningKey, ephemeral_key, load_or_create_dev_key, load_private_key
 from release_gate.manifest import Limits
 from release_gate.policy.bundle import PolicyBundle, load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
@@ -117,16 +119,23 @@ def load_policy(settings: Settings) -> tuple[PolicyBundle, Governance, PolicyEng
     return bundle, governance, build_engine(settings, bundle)
 
 
-def build_runtime(settings: Settings, *, with_store: bool = True) -> Runtime:
-    """Everything the gate needs; in production, refuses (:class:`ConfigurationError`) if unsafe."""
-    production = settings.env == "production"
+def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
+    """Everything a gate needs; in production, refuses (:class:`ConfigurationError`) if unsafe.
+
+    ``dry_run`` (``evaluate --now``) mints and records nothing, so it opens no
+    store, signs with a throwaway in-memory key and skips the production checks.
+    """
+    production = settings.env == "production" and not dry_run
     if production:
         check_production(settings_problems(settings))
-    keyring = load_keys(settings)
+    keyring = KeyRing(active=ephemeral_key(), retired=()) if dry_run else load_keys(settings)
     store = None
-    if with_store:
+    if not dry_run:
         store = DecisionStore(settings.effective_database_url)
-        store.create_schema()
+        try:
+            store.create_schema()
+        except GateError as exc:  # keep serving: /readyz and /v1/evaluate answer 503
+            logger.error("decision store unavailable, evaluations answer 503: %s", exc.detail)
     runtime = Runtime(
         settings=settings,
         keyring=keyring,
@@ -147,10 +156,16 @@ def build_runtime(settings: Settings, *, with_store: bool = True) -> Runtime:
         except GateError:
             runtime.close()
             raise
-    runtime.gate = Gate(
-        governance=runtime.governance,
-        engine=runtime.engine,
-        store=store,
+    runtime.gate = _gate(runtime, runtime.governance, runtime.engine)
+    return runtime
+
+
+def _gate(runtime: Runtime, governance: Governance, engine: PolicyEngine) -> Gate:
+    settings = runtime.settings
+    return Gate(
+        governance=governance,
+        engine=engine,
+        store=runtime.store,
         minter=runtime.minter,
         limits=Limits(
             max_signatures=settings.max_signatures,
@@ -159,4 +174,3 @@ def build_runtime(settings: Settings, *, with_store: bool = True) -> Runtime:
         ),
         max_depth=settings.max_nesting_depth,
     )
-    return runtime

@@ -192,7 +192,6 @@ HEADER_TRICKS: dict[str, tuple[dict[str, str], int]] = {
     "text/plain": ({"content-type": "text/plain"}, 415),
     "form": ({"content-type": "application/x-www-form-urlencoded"}, 415),
     "json-patch": ({"content-type": "application/json-patch+json"}, 415),
-    "merge-patch": ({"content-type": "application/merge-patch+json"}, 415),
     "no content type": ({}, 415),
 }
 

@@ -102,6 +102,16 @@ def _status(status: str) -> Mutation:
     return mutate
 
 
+def _fact(fact: dict[str, Any]) -> Mutation:
+    """Replace the last signature's fact (a gate bug or a foreign caller of the policy)."""
+
+    def mutate(case: Case) -> None:
+        if case["facts"]["signatures"]:
+            case["facts"]["signatures"][-1] = copy.deepcopy(fact)
+
+    return mutate
+
+
 def _objection(status: str, accepted_by: str | None) -> Mutation:
     def mutate(case: Case) -> None:
         objections = case["manifest"]["objections"]
@@ -176,6 +186,10 @@ TOMAS, AGENT = "tomas.lindqvist@example.com", "agent:packet-assembler"
 FAMILIES: dict[str, tuple[Mutation, str | None]] = {
     "signature.unknown_key": (_status("unknown_key"), "signature.unknown_key"),
     "signature.invalid": (_status("invalid"), "signature.invalid"),
+    # Fail closed on a fact without a known status: on OPA a negated `in` over a missing
+    # fact was undefined, not true (docs/policy-authors.md, "regorus vs OPA").
+    "signature.fact_without_status": (_fact({}), "signature.unknown_key"),
+    "signature.fact_unknown_status": (_status("pending"), "signature.unknown_key"),
     "signature.role_not_held": (
         lambda c: _sign(c, "priya.raman@example.com", "support_release_owner", "priya-2026-01"),
         "signature.role_not_held",

@@ -1,6 +1,11 @@
 """Parity: the embedded engine and a real OPA give identical decisions.
 
-Runs only against a real OPA server named by ``RELEASE_GATE_TEST_OPA_URL``
+Two OPAs. ``TestParityOpaGo`` runs every case below on OPA's own Go evaluator
+in-process (``opa_bindings``, OPA v1.20.2; see ``tests/parity/opa_go.py``),
+always, wherever ``make install`` could install it, so a policy construct the
+two engines read differently fails the ordinary test run. ``TestParity`` runs
+the same cases on an OPA *server*, which also proves the bundle loading and the
+HTTP engine. That one runs only against a real OPA server named by ``RELEASE_GATE_TEST_OPA_URL``
 (there is no OPA binary on the development machines, and a stub would prove
 nothing). By default the suite loads ``policies/`` into that OPA through its
 policy and data APIs (``PUT /v1/policies/<path>``, ``PUT /v1/data/<root>``),
@@ -11,7 +16,9 @@ checking the bundle revision on every decision as the gate does in production.
 
 Compared per input: ``allow``, and the sorted (code, path) pairs of violations
 and of warnings. Inputs: every example manifest, every violation family (and
-their boundaries), and 300 seeded random combinations.
+their boundaries), and 300 seeded random combinations. Against OPA's Go
+evaluator the messages are compared too (they match exactly, big numbers
+included: the policies format only integers, with ``%d``).
 """
 
 from __future__ import annotations
@@ -26,10 +33,11 @@ import pytest
 
 from release_gate.policy.bundle import PolicyBundle, load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
-from release_gate.policy.engine import PolicyEngine, PolicyResult
+from release_gate.policy.engine import PolicyEngine, PolicyEngineError, PolicyResult
 from release_gate.policy.opa import OpaEngine
 from release_gate.policy.opa_bundle import push_bundle, remove_pushed
 from tests.parity.cases import FAMILIES, example_inputs, family_case, random_cases
+from tests.parity.opa_go import SKIP_REASON, OpaGoEngine, opa_go_available
 
 OPA_URL = os.environ.get("RELEASE_GATE_TEST_OPA_URL", "")
 PRELOADED = os.environ.get("RELEASE_GATE_TEST_OPA_PRELOADED", "") not in ("", "0")
@@ -47,6 +55,23 @@ def _shape(result: PolicyResult) -> tuple[bool, list[tuple[str, str]], list[tupl
         sorted((v.code, v.path) for v in result.violations),
         sorted((w.code, w.path) for w in result.warnings),
     )
+
+
+def _full(result: PolicyResult) -> tuple[bool, list[tuple[str, str, str]], list[Any]]:
+    """Like :func:`_shape`, with the messages."""
+    return (
+        result.allow,
+        sorted((v.code, v.path, v.message) for v in result.violations),
+        sorted((w.code, w.path, w.message) for w in result.warnings),
+    )
+
+
+def _all_inputs(governance: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Every parity input: families (with their boundaries), examples, random combinations."""
+    for name in sorted(FAMILIES):
+        yield f"family:{name}", family_case(name)
+    yield from ((f"example:{label}", text) for label, text in example_inputs(governance))
+    yield from random_cases(300, seed=SEED)
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +147,67 @@ class TestParity:
     def test_opa_names_the_gates_policy(self, opa: PolicyEngine, bundle: PolicyBundle) -> None:
         result = opa.evaluate(family_case("lane.unknown"))
         assert (result.policy_revision, result.policy_digest) == (bundle.revision, bundle.digest)
+
+
+@pytest.fixture(scope="module")
+def opa_go(bundle: PolicyBundle) -> Iterator[PolicyEngine]:
+    engine = OpaGoEngine(bundle)
+    yield engine
+    engine.close()
+
+
+@pytest.mark.skipif(not opa_go_available(), reason=SKIP_REASON)
+class TestParityOpaGo:
+    """The same cases, embedded (regorus) against OPA's Go evaluator in-process."""
+
+    @pytest.mark.parametrize("name", sorted(FAMILIES))
+    def test_violation_family(
+        self, embedded: PolicyEngine, opa_go: PolicyEngine, name: str
+    ) -> None:
+        policy_input = family_case(name)
+        assert _full(embedded.evaluate(policy_input)) == _full(opa_go.evaluate(policy_input))
+
+    def test_examples(
+        self, embedded: PolicyEngine, opa_go: PolicyEngine, bundle: PolicyBundle
+    ) -> None:
+        cases = list(example_inputs(bundle.governance))
+        assert cases, "no example manifests found"
+        for label, policy_input in cases:
+            mine, theirs = (
+                _full(embedded.evaluate(policy_input)),
+                _full(opa_go.evaluate(policy_input)),
+            )
+            assert mine == theirs, label
+
+    def test_random_combinations(self, embedded: PolicyEngine, opa_go: PolicyEngine) -> None:
+        for label, policy_input in random_cases(300, seed=SEED):
+            mine, theirs = (
+                _full(embedded.evaluate(policy_input)),
+                _full(opa_go.evaluate(policy_input)),
+            )
+            assert mine == theirs, f"{label} (seed {SEED})"
+
+    def test_every_input_decides_on_both(
+        self, embedded: PolicyEngine, opa_go: PolicyEngine, bundle: PolicyBundle
+    ) -> None:
+        """The cases are not vacuous: both engines allow some and deny most, alike."""
+        outcomes = [
+            (embedded.evaluate(text).allow, opa_go.evaluate(text).allow)
+            for _, text in _all_inputs(bundle.governance)
+        ]
+        assert all(mine == theirs for mine, theirs in outcomes)
+        assert any(mine for mine, _ in outcomes)
+        assert sum(not mine for mine, _ in outcomes) > len(outcomes) // 2
+
+    def test_undefined_decision_is_an_error_not_a_deny(self, tmp_path: Path) -> None:
+        (tmp_path / ".manifest").write_text('{"revision": "t-1", "roots": ["release"]}')
+        (tmp_path / "release").mkdir()
+        (tmp_path / "release" / "gate.rego").write_text(
+            'package release.gate\n\ndecision := {"allow": true} if input.never\n'
+        )
+        engine = OpaGoEngine(load_bundle(tmp_path))
+        try:
+            with pytest.raises(PolicyEngineError, match="undefined"):
+                engine.evaluate("{}")
+        finally:
+            engine.close()

@@ -13,15 +13,15 @@ from release_gate.errors import BadRequest, FieldError, PayloadTooLarge, Unsuppo
 __all__ = ["check_media_type", "read_body"]
 
 
-#: ``+json`` types that say the body is a patch to apply, not a document: refused.
-_PATCH_TYPES = frozenset({"json-patch+json", "merge-patch+json"})
+#: JSON Patch (RFC 6902) bodies are arrays of operations, never a manifest: refused.
+_PATCH_TYPES = frozenset({"json-patch+json"})
 
 
 def check_media_type(content_type: str | None) -> None:
     """Accept ``application/json`` or ``application/<x>+json``, charset UTF-8 only.
 
-    JSON Patch and JSON Merge Patch bodies are refused (415): the gate applies
-    no patches, and a manifest sent as one is a client bug to surface.
+    JSON Patch bodies are refused (415): the gate applies no patches, and a
+    manifest labelled as one is a client bug to surface.
     """
     if not content_type:
         raise UnsupportedMediaType("Content-Type must be application/json")

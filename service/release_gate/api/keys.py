@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from release_gate.api.deps import RuntimeDep
 from release_gate.api.schemas import JwkSetResponse, JwksOut
-from release_gate.keys import jwks_document
+from release_gate.keys import jwks_of
 
 __all__ = ["router"]
 
@@ -21,5 +21,5 @@ router = APIRouter(tags=["tokens"])
     "while tokens they signed can still be valid",
 )
 async def jwks(runtime: RuntimeDep) -> JwkSetResponse:
-    document = jwks_document(runtime.verification_keys())
+    document = jwks_of(runtime.verification_keys())
     return JwkSetResponse(document, headers={"Cache-Control": "public, max-age=300"})

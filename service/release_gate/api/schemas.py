@@ -64,7 +64,7 @@ class DecisionOut(_Out):
 class VerifyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    token: str = Field(min_length=1, max_length=16384)
+    token: str = Field(max_length=16384)
     lane: str = Field(min_length=1, max_length=128)
     packet_digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
 

@@ -52,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         now_ns = _now_ns(args.now)
         body = read_file(args.manifest)
-        runtime = build_runtime(settings_from(args), with_store=now_ns is None)
+        runtime = build_runtime(settings_from(args), dry_run=now_ns is not None)
     except GateError as exc:
         return print_problem(exc, status=400 if isinstance(exc, BadRequest) else None)
     try:

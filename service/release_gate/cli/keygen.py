@@ -8,7 +8,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from release_gate.cli._common import EXIT_ERROR, print_json
+from release_gate.cli._common import print_json, print_problem
+from release_gate.errors import BadRequest
 from release_gate.keys import write_private_key
 from release_gate_client.jwk import jwk_thumbprint, public_jwk
 
@@ -34,11 +35,11 @@ def _run(args: argparse.Namespace) -> int:
     try:
         write_private_key(args.out, key, force=args.force)
     except FileExistsError:
-        print_json({"error": f"{args.out} exists; pass --force to overwrite"})
-        return EXIT_ERROR
+        return print_problem(
+            BadRequest(f"{args.out} exists; pass --force to overwrite"), status=400
+        )
     except OSError as exc:
-        print_json({"error": f"cannot write {args.out}: {exc.strerror}"})
-        return EXIT_ERROR
+        return print_problem(BadRequest(f"cannot write {args.out}: {exc.strerror}"), status=400)
     public = key.public_key()
     print_json(
         {
