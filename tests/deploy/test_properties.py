@@ -63,8 +63,8 @@ def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 def _changed(value: Any, key: Any) -> Any:
     """A different value of the same valid shape."""
-    if isinstance(value, bool) or value is None:
-        return None if value is not None else 1
+    if value is None:  # a null acceptance: filling it in is a shape change, not a value change
+        return value
     if isinstance(value, int):
         return value - 1 if key == "supersedes_revision" else value + 1
     if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", value):
