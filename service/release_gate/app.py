@@ -13,7 +13,9 @@ from fastapi import FastAPI
 
 from release_gate import __version__
 from release_gate.api import ROUTERS
+from release_gate.api.middleware import RequestContextMiddleware
 from release_gate.api.problems import install_problem_handlers
+from release_gate.api.schemas import install_openapi
 from release_gate.config import Settings
 from release_gate.metrics import Metrics
 from release_gate.runtime import Runtime, build_runtime
@@ -42,6 +44,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.state.metrics = Metrics()
     install_problem_handlers(app)
+    install_openapi(app)
+    app.add_middleware(RequestContextMiddleware)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
         description="Where the dev signing key and the default SQLite store live.",
     )
     signing_key_file: Path | None = None
+    keys_dir: Path | None = Field(
+        default=None,
+        description="A key ring managed by `release-gate keys rotate` (keys.json and PEM files); "
+        "overrides signing_key_file.",
+    )
     retired_key_files: Annotated[tuple[Path, ...], NoDecode] = ()
     issuer: str = Field(default="release-gate", min_length=1)
     database_url: str | None = None
@@ -37,22 +42,32 @@ class Settings(BaseSettings):
     max_objections: int = Field(default=1000, ge=0)
     max_evidence: int = Field(default=1000, ge=0)
     max_nesting_depth: int = Field(default=32, ge=4, le=256)
-    log_format: Literal["text", "json"] = "text"
+    log_format: Literal["text", "json"] | None = Field(
+        default=None, description="Default: json in production, text in development."
+    )
     api_keys: Path | None = Field(
         default=None,
         description="JSON file of API keys as hashes ({name, sha256, roles}); auth is on "
         "when set. Unset is allowed only in development mode (auth off, loudly).",
     )
-    auto_migrate: bool = Field(
-        default=False,
-        description="Run the store's migrations at start-up (one replica, development). "
-        "Off: the service refuses an unmigrated store and names `release-gate db upgrade`.",
+    auto_migrate: bool | None = Field(
+        default=None,
+        description="Run the store's migrations at start-up. Default: on in development (a "
+        "fresh checkout serves at once), off in production, where the service refuses an "
+        "unmigrated store and names `release-gate db upgrade`.",
     )
     revocations_ttl_seconds: int = Field(
         default=60,
         ge=1,
         le=3600,
         description="next_update of the signed revocation list: how long verifiers may cache it.",
+    )
+    drain_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="After SIGTERM, answer 503 to new evaluations this long before closing the "
+        "listener; in-flight evaluations always finish.",
     )
 
     @field_validator("retired_key_files", mode="before")
@@ -61,6 +76,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(Path(p.strip()) for p in value.split(",") if p.strip())
         return value
+
+    @property
+    def effective_log_format(self) -> Literal["text", "json"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.env == "production" else "text"
+
+    @property
+    def effective_auto_migrate(self) -> bool:
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        return self.env == "development"
 
     @property
     def effective_database_url(self) -> str:

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from release_gate.canonical import manifest_digest
 from release_gate.governance import Governance
 from release_gate.ijson import parse_ijson
+from release_gate.logs import bind_decision_id
 from release_gate.manifest import Limits, Manifest, validate_manifest
 from release_gate.policy.engine import PolicyEngine, PolicyEngineError, PolicyResult, RawViolation
 from release_gate.policy_input import build_policy_input
@@ -200,6 +201,7 @@ class Gate:
         result = self._engine.evaluate(policy_input)
         watch.lap("evaluate")
         decision_id = str(uuid.uuid4())
+        bind_decision_id(decision_id)
         minted = None
         if result.allow and not dry_run:
             minted = self._mint(decision_id, case, result, evaluated_ns)

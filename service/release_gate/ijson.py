@@ -39,7 +39,13 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_MAX_INT_DIGITS = len(str(MAX_SAFE_INTEGER))
+_NONZERO_MANTISSA = re.compile(r"^-?0*\.?0*[1-9]")
+
+
 def _int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise _Reject(f"integer {text[:40]}... is outside +-(2^53 - 1)")
     value = int(text)
     if abs(value) > MAX_SAFE_INTEGER:
         raise _Reject(f"integer {text[:40]} is outside +-(2^53 - 1)")
@@ -50,6 +56,8 @@ def _float(text: str) -> float:
     value = float(text)
     if value in (float("inf"), float("-inf")):
         raise _Reject(f"number {text[:40]} overflows a double")
+    if value == 0.0 and _NONZERO_MANTISSA.match(text):
+        raise _Reject(f"number {text[:40]} underflows a double to zero")
     return value
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ __all__ = [
     "SigningKey",
     "ephemeral_key",
     "jwks_document",
+    "jwks_of",
     "load_or_create_dev_key",
     "load_private_key",
     "load_public_key",
@@ -109,11 +110,14 @@ def load_or_create_dev_key(path: Path) -> SigningKey:
     return key
 
 
+def jwks_of(keys: Mapping[str, Ed25519PublicKey]) -> dict[str, Any]:
+    """The JWKS of ``kid`` -> public key, in order (the active key first)."""
+    return {"keys": [public_jwk(public, kid=kid) for kid, public in keys.items()]}
+
+
 def jwks_document(active: SigningKey, retired: Sequence[Ed25519PublicKey]) -> dict[str, Any]:
     """The JWKS: the active key first, then retired keys still trusted for verification."""
-    keys = [public_jwk(active.public_key, kid=active.kid)]
+    keys = {active.kid: active.public_key}
     for public in retired:
-        kid = jwk_thumbprint(public)
-        if kid != active.kid:
-            keys.append(public_jwk(public, kid=kid))
-    return {"keys": keys}
+        keys.setdefault(jwk_thumbprint(public), public)
+    return jwks_of(keys)

@@ -1,6 +1,11 @@
 """Logging set-up: human-readable text in development, JSON lines in production.
 
-Never log tokens, signatures or key material; callers pass ids and codes only.
+Every line logged while a request is handled carries its ``request_id`` (and,
+once the gate has assigned one, the ``decision_id``): the request middleware
+binds a :class:`RequestContext` in a context variable, which follows the
+request into worker threads, and :class:`ContextFilter` copies it onto each
+record. Never log tokens, signatures or key material; callers pass ids and
+codes only.
 """
 
 from __future__ import annotations
@@ -9,11 +14,68 @@ import json
 import logging
 import sys
 import time
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["JsonFormatter", "configure_logging"]
+__all__ = [
+    "ContextFilter",
+    "JsonFormatter",
+    "RequestContext",
+    "bind_decision_id",
+    "bind_request",
+    "configure_logging",
+    "current_request",
+    "unbind_request",
+]
 
-_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+
+@dataclass
+class RequestContext:
+    """Mutable on purpose: the gate sets ``decision_id`` from a worker thread."""
+
+    request_id: str
+    decision_id: str | None = None
+
+
+_REQUEST: ContextVar[RequestContext | None] = ContextVar("release_gate_request", default=None)
+
+
+def bind_request(request_id: str) -> Token[RequestContext | None]:
+    return _REQUEST.set(RequestContext(request_id=request_id))
+
+
+def unbind_request(token: Token[RequestContext | None]) -> None:
+    _REQUEST.reset(token)
+
+
+def current_request() -> RequestContext | None:
+    return _REQUEST.get()
+
+
+def bind_decision_id(decision_id: str) -> None:
+    """Attach ``decision_id`` to the current request's log lines (no-op outside one)."""
+    context = _REQUEST.get()
+    if context is not None:
+        context.decision_id = decision_id
+
+
+class ContextFilter(logging.Filter):
+    """Copies the request and decision ids onto every record logged during a request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = _REQUEST.get()
+        if context is not None:
+            record.request_id = context.request_id
+            if context.decision_id is not None:
+                record.decision_id = context.decision_id
+        return True
+
+
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "color_message",  # uvicorn's ANSI-coloured copy of the message
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -42,6 +104,7 @@ def configure_logging(fmt: str, *, quiet: bool = False) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if quiet else logging.INFO)

@@ -12,6 +12,7 @@ db upgrade``) stops start-up.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -21,27 +22,25 @@ from release_gate.config import Settings
 from release_gate.errors import ConfigurationError, GateError
 from release_gate.gate import Gate
 from release_gate.governance import Governance, GovernanceError, load_governance
-from release_gate.keys import (
-    SigningKey,
-    ephemeral_key,
-    load_or_create_dev_key,
-    load_private_key,
-    load_public_key,
-)
+from release_gate.keyring import MAX_TOKEN_TTL_SECONDS, KeyRing, files_keyring, load_keyring
+from release_gate.keys import SigningKey, ephemeral_key, load_or_create_dev_key, load_private_key
 from release_gate.manifest import Limits
 from release_gate.policy.bundle import PolicyBundle, load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
 from release_gate.policy.engine import PolicyEngine
+from release_gate.production import check_production, governance_problems, settings_problems
 from release_gate.store import Store, StoreUnavailable
 from release_gate.store.migrate import check as check_schema
 from release_gate.store.migrate import upgrade as upgrade_schema
 from release_gate.tokens import TokenMinter
 
 __all__ = [
+    "Drain",
     "Runtime",
     "build_authenticator",
     "build_engine",
     "build_runtime",
+    "load_keys",
     "load_policy",
     "load_signing_key",
 ]
@@ -50,10 +49,16 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
+class Drain:
+    """Set on SIGTERM: new evaluations get 503 while in-flight ones finish."""
+
+    active: bool = False
+
+
+@dataclass
 class Runtime:
     settings: Settings
-    signing_key: SigningKey
-    retired_keys: list[Ed25519PublicKey]
+    keyring: KeyRing
     minter: TokenMinter
     store: Store | None
     bundle: PolicyBundle | None = None
@@ -62,7 +67,23 @@ class Runtime:
     gate: Gate | None = None
     load_error: str | None = None
     auth: Authenticator = field(default_factory=lambda: Authenticator(()))
+    drain: Drain = field(default_factory=Drain)
     extras: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def signing_key(self) -> SigningKey:
+        return self.keyring.active
+
+    def max_token_ttl(self) -> int:
+        """The longest token lifetime a lane grants (the governance cap when unknown)."""
+        if self.governance is None or not self.governance.lanes:
+            return MAX_TOKEN_TTL_SECONDS
+        return max(lane.token_ttl_seconds for lane in self.governance.lanes.values())
+
+    def verification_keys(self, now: int | None = None) -> dict[str, Ed25519PublicKey]:
+        """The keys a token from this gate may be signed with at ``now`` (the JWKS)."""
+        moment = int(time.time()) if now is None else now
+        return self.keyring.verification_keys(moment, max_token_ttl=self.max_token_ttl())
 
     def require_gate(self) -> Gate:
         if self.gate is None:
@@ -80,6 +101,13 @@ def load_signing_key(settings: Settings) -> SigningKey:
     if settings.signing_key_file is not None:
         return load_private_key(settings.signing_key_file)
     return load_or_create_dev_key(settings.dev_key_path)
+
+
+def load_keys(settings: Settings) -> KeyRing:
+    """The key ring (``RELEASE_GATE_KEYS_DIR``), else the key files, else the dev key."""
+    if settings.keys_dir is not None:
+        return load_keyring(settings.keys_dir)
+    return files_keyring(load_signing_key(settings), settings.retired_key_files)
 
 
 def build_engine(settings: Settings, bundle: PolicyBundle) -> PolicyEngine:
@@ -121,7 +149,7 @@ def _open_store(settings: Settings) -> Store:
     """
     store = Store(settings.effective_database_url)
     try:
-        if settings.auto_migrate:
+        if settings.effective_auto_migrate:
             upgrade_schema(store.db)
         check_schema(store.db)
     except StoreUnavailable as exc:
@@ -133,17 +161,21 @@ def _open_store(settings: Settings) -> Store:
 
 
 def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
-    """Everything a gate needs. ``dry_run`` (``evaluate --now``) mints and records
-    nothing, so it opens no store and signs with a throwaway in-memory key."""
+    """Everything a gate needs; in production, refuses (:class:`ConfigurationError`) if unsafe.
+
+    ``dry_run`` (``evaluate --now``) mints and records nothing, so it opens no
+    store, signs with a throwaway in-memory key and skips the production checks.
+    """
+    production = settings.env == "production" and not dry_run
+    if production:
+        check_production(settings_problems(settings))
     auth = Authenticator(()) if dry_run else build_authenticator(settings)
-    signing_key = ephemeral_key() if dry_run else load_signing_key(settings)
-    retired = [] if dry_run else [load_public_key(p) for p in settings.retired_key_files]
+    keyring = KeyRing(active=ephemeral_key(), retired=()) if dry_run else load_keys(settings)
     store = None if dry_run else _open_store(settings)
     runtime = Runtime(
         settings=settings,
-        signing_key=signing_key,
-        retired_keys=retired,
-        minter=TokenMinter(key=signing_key, issuer=settings.issuer),
+        keyring=keyring,
+        minter=TokenMinter(key=keyring.active, issuer=settings.issuer),
         store=store,
         auth=auth,
     )
@@ -153,10 +185,24 @@ def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
         runtime.load_error = exc.detail
         logger.error("policies not loaded, evaluations answer 503: %s", exc.detail)
         return runtime
-    runtime.gate = Gate(
-        governance=runtime.governance,
-        engine=runtime.engine,
-        store=store,
+    if production:
+        try:
+            check_production(
+                governance_problems(runtime.governance, signing_key=keyring.active.public_key)
+            )
+        except GateError:
+            runtime.close()
+            raise
+    runtime.gate = _gate(runtime, runtime.governance, runtime.engine)
+    return runtime
+
+
+def _gate(runtime: Runtime, governance: Governance, engine: PolicyEngine) -> Gate:
+    settings = runtime.settings
+    return Gate(
+        governance=governance,
+        engine=engine,
+        store=runtime.store,
         minter=runtime.minter,
         limits=Limits(
             max_signatures=settings.max_signatures,
@@ -165,4 +211,3 @@ def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
         ),
         max_depth=settings.max_nesting_depth,
     )
-    return runtime

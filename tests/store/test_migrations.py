@@ -13,7 +13,7 @@ from release_gate.cli import main
 from release_gate.config import Settings
 from release_gate.runtime import build_runtime
 from release_gate.store import Database
-from release_gate.store.migrate import SchemaNotCurrent, head_revision
+from release_gate.store.migrate import SchemaNotCurrent, current_revision, head_revision
 from release_gate.store.schema import Base
 from tests.databases import BACKENDS, database_url
 
@@ -22,9 +22,31 @@ class TestMigrations:
     def test_unmigrated_store_refuses_to_start_naming_the_fix(
         self, settings: Settings, tmp_path: Path
     ) -> None:
-        fresh = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'new.db'}"})
+        fresh = settings.model_copy(
+            update={"database_url": f"sqlite:///{tmp_path / 'new.db'}", "auto_migrate": False}
+        )
         with pytest.raises(SchemaNotCurrent, match="release-gate db upgrade"):
             build_runtime(fresh)
+
+    def test_production_never_migrates_by_itself(self, settings: Settings) -> None:
+        assert settings.model_copy(update={"env": "production"}).effective_auto_migrate is False
+
+    def test_development_migrates_a_fresh_store_at_start(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        fresh = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'new.db'}"})
+        assert fresh.auto_migrate is None
+        runtime = build_runtime(fresh)
+        try:
+            assert runtime.gate is not None
+            assert runtime.store is not None
+            db = Database(fresh.effective_database_url)
+            try:
+                assert current_revision(db) == head_revision()
+            finally:
+                db.close()
+        finally:
+            runtime.close()
 
     @pytest.mark.parametrize("backend", BACKENDS)
     def test_db_upgrade_then_current(

@@ -6,14 +6,23 @@ The I-JSON checks (400) happen in :mod:`release_gate.ijson`, on the bytes.
 from __future__ import annotations
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 from release_gate.errors import BadRequest, FieldError, PayloadTooLarge, UnsupportedMediaType
 
 __all__ = ["check_media_type", "read_body"]
 
 
+#: JSON Patch (RFC 6902) bodies are arrays of operations, never a manifest: refused.
+_PATCH_TYPES = frozenset({"json-patch+json"})
+
+
 def check_media_type(content_type: str | None) -> None:
-    """Accept ``application/json`` or ``application/<x>+json``, charset UTF-8 only."""
+    """Accept ``application/json`` or ``application/<x>+json``, charset UTF-8 only.
+
+    JSON Patch bodies are refused (415): the gate applies no patches, and a
+    manifest labelled as one is a client bug to surface.
+    """
     if not content_type:
         raise UnsupportedMediaType("Content-Type must be application/json")
     media, *params = (part.strip() for part in content_type.split(";"))
@@ -21,6 +30,8 @@ def check_media_type(content_type: str | None) -> None:
     kind, _, subtype = media.partition("/")
     if kind != "application" or not (subtype == "json" or subtype.endswith("+json")):
         raise UnsupportedMediaType(f"Content-Type {media!r} is not application/json")
+    if subtype in _PATCH_TYPES:
+        raise UnsupportedMediaType(f"Content-Type {media!r} is a patch; send application/json")
     for param in params:
         name, _, value = param.partition("=")
         if name.strip().lower() == "charset":
@@ -42,9 +53,15 @@ async def read_body(request: Request, *, max_bytes: int) -> bytes:
             raise PayloadTooLarge(f"body is {declared} bytes; the limit is {max_bytes}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise PayloadTooLarge(f"body is over the limit of {max_bytes} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise PayloadTooLarge(f"body is over the limit of {max_bytes} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect as exc:
+        raise BadRequest(
+            "the body ended before its declared length (client disconnected)",
+            errors=(FieldError("", "incomplete body"),),
+        ) from exc
     return b"".join(chunks)

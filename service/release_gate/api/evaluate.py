@@ -11,19 +11,25 @@ from starlette.concurrency import run_in_threadpool
 
 from release_gate.api.body import read_body
 from release_gate.api.deps import EvaluatorDep, MetricsDep, RuntimeDep
-from release_gate.api.schemas import DecisionOut, problem_responses
-from release_gate.errors import BadRequest, GateError, InvalidManifest
-from release_gate.manifest import Manifest
+from release_gate.api.schemas import MANIFEST_REF, DecisionOut, problem_responses
+from release_gate.errors import BadRequest, GateError, InvalidManifest, ServiceUnavailable
 
 __all__ = ["router"]
 
 logger = logging.getLogger(__name__)
+
+
+class Draining(ServiceUnavailable):
+    title = "Shutting down"
+    type_suffix = "draining"
+
+
 router = APIRouter(tags=["decisions"])
 
 _MANIFEST_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": Manifest.model_json_schema()}},
+        "content": {"application/json": {"schema": MANIFEST_REF}},
     }
 }
 
@@ -39,6 +45,8 @@ async def evaluate(
     request: Request, runtime: RuntimeDep, metrics: MetricsDep, _caller: EvaluatorDep
 ) -> JSONResponse:
     try:
+        if runtime.drain.active:
+            raise Draining("the gate is shutting down; send the evaluation to another replica")
         body = await read_body(request, max_bytes=runtime.settings.max_body_bytes)
         gate = runtime.require_gate()
         started = time.perf_counter()

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 from release_gate.api.deps import MetricsDep, RuntimeDep
+from release_gate.api.schemas import MetricsResponse, ReadyOut
 from release_gate.errors import GateError
 
 __all__ = ["router"]
@@ -24,6 +25,8 @@ async def healthz() -> dict[str, str]:
 
 def _checks(runtime: Any) -> dict[str, dict[str, Any]]:
     checks: dict[str, dict[str, Any]] = {}
+    if runtime.drain.active:
+        checks["drain"] = {"ok": False, "detail": "shutting down (SIGTERM)"}
     if runtime.engine is None:
         checks["policy"] = {"ok": False, "detail": runtime.load_error or "not loaded"}
     else:
@@ -44,7 +47,12 @@ def _checks(runtime: Any) -> dict[str, dict[str, Any]]:
     return checks
 
 
-@router.get("/readyz", summary="Readiness: policies loaded, engine and store reachable")
+@router.get(
+    "/readyz",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "not ready, or draining"}},
+    summary="Readiness: policies loaded, engine and store reachable, not draining",
+)
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     checks = await run_in_threadpool(_checks, runtime)
     ready = all(c["ok"] for c in checks.values())
@@ -52,6 +60,6 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get("/metrics", response_class=MetricsResponse, summary="Prometheus metrics")
 async def metrics(metrics: MetricsDep) -> Response:
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

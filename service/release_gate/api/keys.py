@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
 from release_gate.api.deps import RuntimeDep
-from release_gate.keys import jwks_document
+from release_gate.api.schemas import JwkSetResponse, JwksOut
+from release_gate.keys import jwks_of
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["tokens"])
 
 
-@router.get("/.well-known/jwks.json", summary="Public keys of approval tokens (JWKS)")
-async def jwks(runtime: RuntimeDep) -> JSONResponse:
-    document = jwks_document(runtime.signing_key, runtime.retired_keys)
-    return JSONResponse(
-        document,
-        media_type="application/jwk-set+json",
-        headers={"Cache-Control": "public, max-age=300"},
-    )
+@router.get(
+    "/.well-known/jwks.json",
+    response_class=JwkSetResponse,
+    responses={200: {"model": JwksOut}},
+    summary="Public keys of approval tokens (JWKS): the active key, then retired keys "
+    "while tokens they signed can still be valid",
+)
+async def jwks(runtime: RuntimeDep) -> JwkSetResponse:
+    document = jwks_of(runtime.verification_keys())
+    return JwkSetResponse(document, headers={"Cache-Control": "public, max-age=300"})

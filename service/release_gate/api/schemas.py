@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+
+from release_gate.manifest import Manifest
 
 __all__ = [
     "DecisionOut",
+    "JwkSetResponse",
+    "JwksOut",
+    "MetricsResponse",
     "PolicyOut",
     "ProblemOut",
+    "ReadyOut",
     "VerifyIn",
     "VerifyOut",
+    "install_openapi",
     "json_body",
     "problem_responses",
 ]
@@ -92,6 +102,34 @@ class ProblemOut(BaseModel):
     errors: list[ProblemErrorOut] | None = None
 
 
+class JwkOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str
+    kid: str
+    alg: Literal["EdDSA"] | None = None
+    use: Literal["sig"] | None = None
+
+
+class JwksOut(BaseModel):
+    keys: list[JwkOut]
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, dict[str, Any]]
+
+
+class JwkSetResponse(JSONResponse):
+    media_type = "application/jwk-set+json"
+
+
+class MetricsResponse(Response):
+    media_type = "text/plain"
+
+
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
     """``openapi_extra`` for a route that reads its JSON body itself."""
     return {
@@ -111,3 +149,32 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {"model": ProblemOut, "content": {"application/problem+json": {}}}
         for status in statuses
     }
+
+
+MANIFEST_REF = {"$ref": "#/components/schemas/Manifest"}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Put the manifest's schema (and its nested models) under ``components/schemas``.
+
+    The evaluate route reads its body itself, so FastAPI does not see the model;
+    embedding the schema inline would leave its ``#/$defs/...`` references
+    dangling at the document root, which breaks every OpenAPI tool.
+    """
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                routes=app.routes,
+            )
+            manifest = Manifest.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(manifest.pop("$defs", {}))
+            schemas["Manifest"] = manifest
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -23,7 +23,6 @@ from release_gate.runtime import Runtime
 from release_gate.store import StoreUnavailable
 from release_gate_client.claims import VerifyResult
 from release_gate_client.errors import TokenRevoked
-from release_gate_client.jwk import jwk_thumbprint
 from release_gate_client.verify import verify_result
 
 __all__ = ["router"]
@@ -58,11 +57,9 @@ def _parse(body: bytes, max_depth: int) -> VerifyIn:
 async def verify(request: Request, runtime: RuntimeDep, _caller: VerifierDep) -> JSONResponse:
     body = await read_body(request, max_bytes=runtime.settings.max_body_bytes)
     req = _parse(body, runtime.settings.max_nesting_depth)
-    keys = {runtime.signing_key.kid: runtime.signing_key.public_key}
-    keys.update({jwk_thumbprint(k): k for k in runtime.retired_keys})
     result = verify_result(
         req.token,
-        keys=keys,
+        keys=runtime.verification_keys(),
         issuer=runtime.settings.issuer,
         audience=req.lane,
         packet_digest=req.packet_digest,

@@ -19,6 +19,7 @@ from release_gate.cli import (
     digest,
     evaluate,
     keygen,
+    keys,
     serve,
     sign,
     test,
@@ -27,7 +28,7 @@ from release_gate.cli import (
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (serve, evaluate, verify, sign, keygen, digest, test, bundle, db, audit, apikey)
+_COMMANDS = (serve, evaluate, verify, sign, keygen, keys, digest, test, bundle, db, audit, apikey)
 
 _EPILOG = """\
 Quick start:

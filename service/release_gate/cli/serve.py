@@ -1,17 +1,23 @@
-"""``release-gate serve``: run the HTTP API with uvicorn."""
+"""``release-gate serve``: run the HTTP API with uvicorn (graceful drain on SIGTERM)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 from typing import Any
 
-import uvicorn
-
 from release_gate.app import create_app
-from release_gate.cli._common import add_policies_flag, settings_from
+from release_gate.cli._common import EXIT_ERROR, add_policies_flag, settings_from
+from release_gate.errors import GateError
 from release_gate.logs import configure_logging
+from release_gate.production import auth_enabled
+from release_gate.runtime import build_runtime
+from release_gate.server import run_server
 
 __all__ = ["add_parser"]
+
+logger = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -20,7 +26,10 @@ def add_parser(subparsers: Any) -> None:
         help="run the HTTP API",
         description="Serve /v1/evaluate, /v1/verify, /v1/policy, the JWKS, health and metrics. "
         "Without configuration it uses the embedded regorus engine, a SQLite file and a "
-        "development signing key under .release-gate/ (with a warning).",
+        "development signing key under .release-gate/ (with a warning). With "
+        "RELEASE_GATE_ENV=production it refuses to start on an unsafe configuration and says "
+        "what to fix. SIGTERM drains: new evaluations get 503 for RELEASE_GATE_DRAIN_SECONDS, "
+        "in-flight ones finish and are recorded.",
     )
     parser.add_argument("--host", help="listen address (default: $RELEASE_GATE_HOST or 127.0.0.1)")
     parser.add_argument(
@@ -32,13 +41,17 @@ def add_parser(subparsers: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     settings = settings_from(args, host=args.host, port=args.port)
-    configure_logging(settings.log_format)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        timeout_graceful_shutdown=30,
-        server_header=False,
-    )
+    configure_logging(settings.effective_log_format)
+    try:
+        runtime = build_runtime(settings)
+    except GateError as exc:
+        logger.error("release-gate cannot start: %s", exc.detail)
+        sys.stderr.write(f"release-gate serve: {exc.detail}\n")
+        return EXIT_ERROR
+    if not auth_enabled(settings):
+        logger.warning("INSECURE: API authentication is off (RELEASE_GATE_API_KEYS unset)")
+    try:
+        run_server(create_app(settings, runtime=runtime), settings=settings, drain=runtime.drain)
+    finally:
+        runtime.close()
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from release_gate.cli._common import EXIT_ERROR, print_json, read_file, settings_from
 from release_gate.config import Settings
 from release_gate.errors import GateError
+from release_gate.keyring import MAX_TOKEN_TTL_SECONDS, load_keyring
 from release_gate.keys import load_public_key
 from release_gate_client.errors import ReleaseGateClientError
 from release_gate_client.jwk import jwk_thumbprint, load_jwks
@@ -51,6 +53,9 @@ def _jwks_keys(source: str) -> dict[str, Ed25519PublicKey]:
 
 
 def _configured_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
+    if settings.keys_dir is not None:
+        ring = load_keyring(settings.keys_dir)
+        return ring.verification_keys(int(time.time()), max_token_ttl=MAX_TOKEN_TTL_SECONDS)
     path = settings.signing_key_file or settings.dev_key_path
     keys = [load_public_key(path), *(load_public_key(p) for p in settings.retired_key_files)]
     return {jwk_thumbprint(k): k for k in keys}

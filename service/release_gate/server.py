@@ -1,0 +1,77 @@
+"""Running the app under uvicorn, with a graceful drain on SIGTERM.
+
+On the first SIGTERM the gate starts *draining*: ``/readyz`` and new
+evaluations answer 503 (so a load balancer moves traffic to other replicas)
+while the listener stays open for ``RELEASE_GATE_DRAIN_SECONDS``. Then uvicorn
+closes the listener and waits (up to ``timeout_graceful_shutdown``) for
+in-flight requests, so an evaluation already running finishes, is recorded
+and is answered. A second SIGTERM, or SIGINT, stops at once (in-flight
+requests still get uvicorn's graceful wait).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from types import FrameType
+
+import uvicorn
+from fastapi import FastAPI
+
+from release_gate.config import Settings
+from release_gate.runtime import Drain
+
+__all__ = ["GRACEFUL_SHUTDOWN_SECONDS", "GracefulServer", "run_server"]
+
+logger = logging.getLogger(__name__)
+
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
+class GracefulServer(uvicorn.Server):
+    """A uvicorn server that drains on SIGTERM before it stops accepting."""
+
+    def __init__(self, config: uvicorn.Config, *, drain: Drain, drain_seconds: float) -> None:
+        super().__init__(config)
+        self._drain = drain
+        self._drain_seconds = drain_seconds
+        self._drain_until: float | None = None
+        self._announced = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # A signal handler: set flags only (no logging, no I/O).
+        first_term = sig == signal.SIGTERM and not self._drain.active
+        if sig == signal.SIGTERM:
+            self._drain.active = True
+        if first_term and self._drain_seconds > 0:
+            self._drain_until = time.monotonic() + self._drain_seconds
+            return
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._drain_until is not None and not self.should_exit:
+            if not self._announced:
+                self._announced = True
+                logger.info(
+                    "SIGTERM: draining for %.1f s; new evaluations answer 503",
+                    self._drain_seconds,
+                )
+            if time.monotonic() >= self._drain_until:
+                logger.info("drained; closing the listener and finishing in-flight requests")
+                self.should_exit = True
+        return await super().on_tick(counter)
+
+
+def run_server(app: FastAPI, *, settings: Settings, drain: Drain) -> None:
+    """Serve ``app`` on ``settings.host:port`` until drained and stopped."""
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        server_header=False,
+    )
+    GracefulServer(config, drain=drain, drain_seconds=settings.drain_seconds).run()

@@ -1,0 +1,85 @@
+"""SIGTERM on a real uvicorn process: in-flight evaluations finish and are recorded,
+new ones get 503 while draining, and the process exits 0."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.deploy._support import GateProcess, base_env, free_port
+from tests.helpers import POLICIES, ManifestFactory
+
+pytestmark = pytest.mark.slow
+
+
+def _post(url: str, manifest: dict[str, Any], **headers: str) -> httpx.Response:
+    return httpx.post(
+        url + "/v1/evaluate",
+        content=json.dumps(manifest).encode(),
+        headers={"content-type": "application/json", **headers},
+        timeout=30,
+    )
+
+
+class TestGracefulShutdown:
+    def test_sigterm_drains_finishes_in_flight_and_refuses_new(
+        self, tmp_path: Path, signing_key_file: Path, make_manifest: ManifestFactory
+    ) -> None:
+        port = free_port()
+        database = tmp_path / "decisions.db"
+        env = base_env(
+            RELEASE_GATE_POLICIES=str(POLICIES),
+            RELEASE_GATE_SIGNING_KEY_FILE=str(signing_key_file),
+            RELEASE_GATE_DATABASE_URL=f"sqlite:///{database}",
+            RELEASE_GATE_PORT=str(port),
+            RELEASE_GATE_DRAIN_SECONDS="0.8",
+            RELEASE_GATE_LOG_FORMAT="json",
+            SLOW_GATE_SECONDS="2.0",
+        )
+        gate = GateProcess(
+            argv=[sys.executable, "-m", "tests.deploy._slow_gate"],
+            env=env,
+            port=port,
+            log_dir=tmp_path,
+        )
+        manifest = make_manifest()
+        in_flight: dict[str, httpx.Response] = {}
+        with gate:
+            worker = threading.Thread(
+                target=lambda: in_flight.update(
+                    response=_post(gate.url, manifest, **{"X-Request-ID": "in-flight-1"})
+                )
+            )
+            worker.start()
+            time.sleep(0.4)
+            gate.signal(
+                signal.SIGTERM
+            )  # the listener closes at +0.8 s, the evaluation ends at +1.6 s
+            time.sleep(0.2)
+            refused = _post(gate.url, manifest)
+            ready = httpx.get(gate.url + "/readyz", timeout=5)
+            worker.join(timeout=20)
+            assert gate.wait(timeout=20) == 0
+        assert refused.status_code == 503
+        assert refused.json()["type"].endswith("/draining")
+        assert refused.json().get("token") is None
+        assert ready.status_code == 503
+        decision = in_flight["response"].json()
+        assert in_flight["response"].status_code == 200
+        assert decision["allow"] is True
+        with sqlite3.connect(database) as db:
+            rows = db.execute("select decision_id, token_id from decisions").fetchall()
+        assert rows == [(decision["decision_id"], decision["decision_id"])]
+        lines = [json.loads(line) for line in gate.logs().splitlines() if line.startswith("{")]
+        about = [line for line in lines if line.get("request_id") == "in-flight-1"]
+        assert about, "the in-flight request left no log line"
+        assert all(line.get("decision_id") == decision["decision_id"] for line in about)
