@@ -4,9 +4,13 @@
 #   A packet revision is released only while it is the newest approved one for
 #   its lane and nobody has put it on hold. The gate reads both facts from its
 #   decision store (input.facts.history, input.facts.holds) and re-checks them
-#   atomically with the append, so a stale revision never gets a token.
+#   atomically with the append, so a stale revision never gets a token. History
+#   is compared only with an authentic manifest (every signature verified): the
+#   revision of an unsigned or tampered manifest vouches for nothing, and its
+#   sender learns nothing about the packet's history.
 package release.packet
 
+import data.lib.trust
 import rego.v1
 
 packet := input.manifest.packet
@@ -32,11 +36,12 @@ superseded contains {"detail": detail, "path": "/packet/supersedes_revision"} if
 	)
 }
 
-superseded contains {"detail": detail, "path": "/packet/digest"} if {
-	latest_approved != null
-	packet.revision == latest_approved
-	packet.digest != history.latest_approved_digest
-	detail := sprintf("it was approved with digest %s", [history.latest_approved_digest])
+# authentic holds when the manifest has signatures and every one verified.
+authentic if {
+	count(input.manifest.signatures) > 0
+	every i, _ in input.manifest.signatures {
+		trust.status[i] == "verified"
+	}
 }
 
 # METADATA
@@ -52,6 +57,7 @@ superseded contains {"detail": detail, "path": "/packet/digest"} if {
 #     Release the newest revision, with supersedes_revision set to the latest
 #     approved revision of the packet in this lane.
 deny contains violation if {
+	authentic
 	some finding in superseded
 	msg := sprintf(
 		"revision %v of packet %s is superseded in lane %s: %s",
@@ -78,6 +84,7 @@ hold_applies(hold) if hold.lane == input.manifest.lane
 #     Resolve the reason for the hold and have a release owner lift it
 #     (DELETE /v1/holds/{id}), or release a new revision.
 deny contains violation if {
+	authentic
 	some hold in object.get(input, ["facts", "holds"], [])
 	hold.revision == packet.revision
 	data.release.packet.hold_applies(hold)

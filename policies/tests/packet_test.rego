@@ -28,9 +28,14 @@ test_superseded_denied_when_supersedes_revision_skips_approved if {
 	findings(with_facts(approved(1), [])) == {["packet.superseded", "/packet/supersedes_revision"]}
 }
 
-test_superseded_denied_when_approved_revision_has_other_digest if {
+test_superseded_allowed_when_signatures_do_not_verify if {
+	doc := object.union(with_facts(approved(4), []), {"facts": {"signatures": [{"status": "invalid"}]}})
+	findings(doc) == set()
+}
+
+test_superseded_allowed_when_same_revision_is_approved_with_other_digest if {
 	history := {"latest_approved_revision": 3, "latest_approved_digest": concat("", ["sha256:", fixtures.digest])}
-	findings(with_facts(history, [])) == {["packet.superseded", "/packet/digest"]}
+	findings(with_facts(history, [])) == set()
 }
 
 test_superseded_allowed_when_no_revision_is_approved if {
@@ -56,6 +61,11 @@ test_on_hold_denied_when_revision_is_held_in_every_lane if {
 
 test_on_hold_denied_when_revision_is_held_in_its_lane if {
 	findings(with_facts(fixtures.no_history, [hold(3, fixtures.lane_id)])) == {["packet.on_hold", "/packet/revision"]}
+}
+
+test_on_hold_allowed_when_signatures_do_not_verify if {
+	doc := object.union(with_facts(fixtures.no_history, [hold(3, null)]), {"facts": {"signatures": []}})
+	findings(doc) == set()
 }
 
 test_on_hold_allowed_when_another_revision_is_held if {
