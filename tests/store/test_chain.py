@@ -62,6 +62,20 @@ class TestAuditVerify:
         assert report["first_broken_link"]["seq"] == 2
         assert "altered" in report["first_broken_link"]["problem"]
 
+    def test_edited_manifest_text_is_the_first_broken_link(
+        self,
+        gate: TestClient,
+        make_manifest: ManifestFactory,
+        any_db_url: str,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        _three(gate, make_manifest)
+        _sql(any_db_url, "UPDATE decisions SET manifest = manifest || ' ' WHERE seq = 3")
+        code, report = _audit(any_db_url, capsys)
+        assert code == 1
+        assert report["first_broken_link"]["seq"] == 3
+        assert "altered" in report["first_broken_link"]["problem"]
+
     def test_deleted_record_is_reported_missing(
         self,
         gate: TestClient,

@@ -7,7 +7,10 @@ Each entry (a decision or a hold event) carries ``seq``, ``prev_hash`` and
 
 ``fields`` is every column of the entry except the two hashes, plus ``kind``
 (``"decision"`` or ``"hold"``); integers are written as decimal strings (JCS
-allows only integers up to 2^53, nanosecond times exceed it). The first
+allows only integers up to 2^53, nanosecond times exceed it), and the manifest
+text as received enters as ``"sha256:" + hex(sha256(text))`` (as binding as the
+text itself, and canonicalising a 1 MiB string on every append would cost more
+than the rest of the decision). The first
 entry's ``prev_hash`` is :data:`GENESIS`. Entries are appended only inside
 :meth:`Database.serialized` after :func:`lock_head`, so the chain stays one
 line however many replicas write. :func:`verify_chain` recomputes it.
@@ -40,6 +43,7 @@ __all__ = [
 
 GENESIS = "0" * 64
 _HASHES = ("prev_hash", "record_hash")
+_DIGESTED = ("manifest",)
 _KINDS: dict[type[Chained], str] = {DecisionRow: "decision", HoldEventRow: "hold"}
 
 
@@ -81,6 +85,8 @@ def _fields(row: Chained) -> dict[str, Any]:
         if column.name in _HASHES:
             continue
         value = getattr(row, column.name)
+        if column.name in _DIGESTED and isinstance(value, str):
+            value = "sha256:" + hashlib.sha256(value.encode("utf-8")).hexdigest()
         fields[column.name] = str(value) if type(value) is int else value
     return fields
 
