@@ -9,7 +9,8 @@
 #     -v /srv/governance/policies:/srv/release-gate/policies:ro \
 #     -e RELEASE_GATE_KEYS_DIR=/run/secrets/release-gate-keys \
 #     -e RELEASE_GATE_DATABASE_URL=postgresql+psycopg://gate@db/gate \
-#     -e RELEASE_GATE_API_KEYS=... \
+#     -v /secure/api-keys.json:/run/secrets/release-gate-api-keys.json:ro \
+#     -e RELEASE_GATE_API_KEYS=/run/secrets/release-gate-api-keys.json \
 #     -p 8080:8080 --stop-timeout 40 release-gate
 #
 # The image runs in production mode: it refuses to start until a signing key,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -35,6 +35,16 @@ class Settings(BaseSettings):
     database_url: str | None = None
     opa_url: str | None = None
     opa_timeout_seconds: float = Field(default=2.0, gt=0)
+    opa_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries on connection errors only (never timeouts)."
+    )
+    opa_bundle_name: str | None = Field(
+        default=None,
+        description="Which of OPA's bundles carries the gate's policy, when OPA serves several.",
+    )
+    opa_token: SecretStr | None = Field(
+        default=None, description="Bearer token for an OPA server started with authentication."
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

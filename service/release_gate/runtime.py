@@ -36,6 +36,7 @@ from release_gate.tokens import TokenMinter
 
 __all__ = [
     "Drain",
+    "EngineSettingsError",
     "Runtime",
     "build_authenticator",
     "build_engine",
@@ -114,15 +115,35 @@ def build_engine(settings: Settings, bundle: PolicyBundle) -> PolicyEngine:
     if settings.opa_url:
         from release_gate.policy.opa import OpaEngine
 
-        return OpaEngine(settings.opa_url, bundle=bundle, timeout=settings.opa_timeout_seconds)
+        return OpaEngine(
+            settings.opa_url,
+            bundle=bundle,
+            timeout=settings.opa_timeout_seconds,
+            retries=settings.opa_retries,
+            bundle_name=settings.opa_bundle_name,
+            token=settings.opa_token.get_secret_value() if settings.opa_token else None,
+        )
     return EmbeddedEngine(bundle)
 
 
 def load_policy(settings: Settings) -> tuple[PolicyBundle, Governance, PolicyEngine]:
-    """Bundle, governance data and engine; raises a :class:`GateError` naming the problem."""
+    """Bundle, governance data and engine; raises a :class:`GateError` naming the problem.
+
+    A problem with the policies or their data is a :class:`GateError` the gate
+    serves as 503; an unusable engine setting (a malformed ``RELEASE_GATE_OPA_URL``)
+    is an :class:`EngineSettingsError`, which stops start-up.
+    """
     bundle = load_bundle(settings.policies)
     governance = load_governance(bundle.governance)
-    return bundle, governance, build_engine(settings, bundle)
+    try:
+        engine = build_engine(settings, bundle)
+    except ConfigurationError as exc:
+        raise EngineSettingsError(exc.detail) from exc
+    return bundle, governance, engine
+
+
+class EngineSettingsError(ConfigurationError):
+    """The engine cannot be configured as asked: the gate refuses to start."""
 
 
 def build_authenticator(settings: Settings) -> Authenticator:
@@ -181,6 +202,9 @@ def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
     )
     try:
         runtime.bundle, runtime.governance, runtime.engine = load_policy(settings)
+    except EngineSettingsError:
+        runtime.close()
+        raise
     except GateError as exc:
         runtime.load_error = exc.detail
         logger.error("policies not loaded, evaluations answer 503: %s", exc.detail)

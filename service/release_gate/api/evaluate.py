@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from release_gate.api.body import read_body
 from release_gate.api.deps import EvaluatorDep, MetricsDep, RuntimeDep
 from release_gate.api.schemas import MANIFEST_REF, DecisionOut, problem_responses
-from release_gate.errors import BadRequest, GateError, InvalidManifest, ServiceUnavailable
+from release_gate.errors import GateError, ServiceUnavailable
 
 __all__ = ["router"]
 
@@ -51,11 +51,8 @@ async def evaluate(
         gate = runtime.require_gate()
         started = time.perf_counter()
         decision = await run_in_threadpool(gate.evaluate, body)
-    except (BadRequest, InvalidManifest):
-        metrics.observe_failure("invalid")
-        raise
-    except GateError:
-        metrics.observe_failure("error")
+    except GateError as exc:
+        metrics.observe_failure("invalid" if exc.status < 500 else "error")
         raise
     metrics.observe_decision(
         allow=decision.allow,

@@ -18,9 +18,10 @@ def add_parser(subparsers: Any) -> None:
         "db",
         help="migrate the decision store (db upgrade)",
         description="Manage the schema of the decision store at $RELEASE_GATE_DATABASE_URL "
-        "(default: the SQLite file under .release-gate/). The service refuses to start on a "
-        "store that is not at the newest revision; run `release-gate db upgrade` once per "
-        "database (not per replica) before starting a new release.",
+        "(default: the SQLite file under .release-gate/). In production mode the service "
+        "refuses to start on a store that is not at the newest revision: run `release-gate db "
+        "upgrade` once per database (not per replica) before starting a new release. In "
+        "development mode (or with RELEASE_GATE_AUTO_MIGRATE=true) serve migrates at start.",
     )
     commands = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     up = commands.add_parser("upgrade", help="migrate to the newest schema revision")
