@@ -108,3 +108,5 @@ def configure_logging(fmt: str, *, quiet: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if quiet else logging.INFO)
+    # Alembic narrates every schema check (each /readyz) at INFO; its warnings still show.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
