@@ -26,7 +26,7 @@ from release_gate.canonical import approval_statement, manifest_digest
 from release_gate.config import Settings
 from release_gate.gate import STAGES
 from release_gate.keys import write_private_key
-from release_gate.runtime import build_runtime
+from release_gate.runtime import build_runtime, freeze_startup_heap
 from tests.helpers import DEFAULT_SIGNERS, base_manifest, sign
 
 SIZES = (None, 10, 100, 1000)
@@ -80,6 +80,7 @@ def run(*, iterations: int) -> None:
             state_dir=Path(tmp), signing_key_file=key_file, database_url=f"sqlite:///{tmp}/b.db"
         )
         runtime = build_runtime(settings)
+        freeze_startup_heap()  # as `release-gate serve` does
         try:
             _report(runtime, iterations)
         finally:

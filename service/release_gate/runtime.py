@@ -11,6 +11,7 @@ db upgrade``) stops start-up.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ __all__ = [
     "build_authenticator",
     "build_engine",
     "build_runtime",
+    "freeze_startup_heap",
     "load_keys",
     "load_policy",
     "load_signing_key",
@@ -235,3 +237,15 @@ def _gate(runtime: Runtime, governance: Governance, engine: PolicyEngine) -> Gat
         ),
         max_depth=settings.max_nesting_depth,
     )
+
+
+def freeze_startup_heap() -> None:
+    """Take everything built at start-up out of the garbage collector's scans.
+
+    The policies, engines, models and modules live for the whole process; left
+    in the collector's view, every full collection walks them, which showed as
+    70 ms p99 pauses in parsing a 1,000-objection manifest (7.6 ms frozen;
+    bench/README.md). ``serve`` calls this once, after :func:`build_runtime`.
+    """
+    gc.collect()
+    gc.freeze()
