@@ -191,7 +191,6 @@ HEADER_TRICKS: dict[str, tuple[dict[str, str], int]] = {
     "second charset": ({"content-type": "application/json; charset=utf-8; charset=latin-1"}, 415),
     "text/plain": ({"content-type": "text/plain"}, 415),
     "form": ({"content-type": "application/x-www-form-urlencoded"}, 415),
-    "json-patch": ({"content-type": "application/json-patch+json"}, 415),
     "no content type": ({}, 415),
 }
 
@@ -206,6 +205,16 @@ class TestHeaderTricks:
             live_url + "/v1/evaluate", content=_text(make_manifest()).encode(), headers=headers
         )
         assert response.status_code == status
+        assert "token" not in response.json()
+
+    def test_a_json_patch_body_is_a_422_not_a_patch_applied(self, live_url: str) -> None:
+        patch = [{"op": "replace", "path": "/lane", "value": "customer-notice"}]
+        response = httpx.post(
+            live_url + "/v1/evaluate",
+            content=json.dumps(patch).encode(),
+            headers={"content-type": "application/json-patch+json"},
+        )
+        assert response.status_code == 422
         assert "token" not in response.json()
 
     def test_chunked_body_over_the_limit_is_413(self, live_url: str) -> None:

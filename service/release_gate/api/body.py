@@ -13,15 +13,12 @@ from release_gate.errors import BadRequest, FieldError, PayloadTooLarge, Unsuppo
 __all__ = ["check_media_type", "read_body"]
 
 
-#: JSON Patch (RFC 6902) bodies are arrays of operations, never a manifest: refused.
-_PATCH_TYPES = frozenset({"json-patch+json"})
-
-
 def check_media_type(content_type: str | None) -> None:
     """Accept ``application/json`` or ``application/<x>+json``, charset UTF-8 only.
 
-    JSON Patch bodies are refused (415): the gate applies no patches, and a
-    manifest labelled as one is a client bug to surface.
+    Any ``+json`` type is accepted, as the contract says: the body is then
+    checked as I-JSON and as a manifest like any other (a JSON Patch, an array,
+    is a 422).
     """
     if not content_type:
         raise UnsupportedMediaType("Content-Type must be application/json")
@@ -30,8 +27,6 @@ def check_media_type(content_type: str | None) -> None:
     kind, _, subtype = media.partition("/")
     if kind != "application" or not (subtype == "json" or subtype.endswith("+json")):
         raise UnsupportedMediaType(f"Content-Type {media!r} is not application/json")
-    if subtype in _PATCH_TYPES:
-        raise UnsupportedMediaType(f"Content-Type {media!r} is a patch; send application/json")
     for param in params:
         name, _, value = param.partition("=")
         if name.strip().lower() == "charset":
