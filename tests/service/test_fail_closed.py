@@ -142,3 +142,35 @@ class TestStoreFailure:
             assert ready.json()["checks"]["store"]["ok"] is False
             problem = assert_problem(post_json(client, "/v1/evaluate", build()), 503)
             assert "store" in problem["detail"]
+
+
+class TestRevocationStoreFailure:
+    """A revocation read that fails is a 503: never ``valid: true``, never a 500."""
+
+    def _break_revocations(self, settings: Settings) -> None:
+        assert settings.database_url is not None
+        path = Path(settings.database_url.removeprefix("sqlite:///"))
+        with sqlite3.connect(path) as connection:
+            connection.execute("DROP TABLE revocations")
+
+    def test_verify_is_503_when_revocations_cannot_be_read(
+        self, fresh_settings: Settings, build: Build
+    ) -> None:
+        with serving(fresh_settings) as (client, _):
+            decision = evaluate(client, build())
+            assert decision["allow"] is True
+            self._break_revocations(fresh_settings)
+            body = {
+                "token": decision["token"],
+                "lane": decision["lane"],
+                "packet_digest": decision["packet"]["digest"],
+            }
+            problem = assert_problem(post_json(client, "/v1/verify", body), 503)
+            assert "valid" not in problem
+
+    def test_revocation_list_is_503_when_revocations_cannot_be_read(
+        self, fresh_settings: Settings
+    ) -> None:
+        with serving(fresh_settings) as (client, _):
+            self._break_revocations(fresh_settings)
+            assert_problem(client.get("/v1/revocations"), 503)

@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
-from release_gate.store.db import Database
+from release_gate.store.db import Database, StoreUnavailable
 from release_gate.store.schema import DecisionRow, RevocationRow
 from release_gate.timestamps import format_ns
 
@@ -69,27 +70,36 @@ class RevocationStore:
         self._db = db
 
     def is_revoked(self, jti: str) -> bool:
-        with self._db.read() as conn:
-            found = conn.execute(select(RevocationRow.jti).where(RevocationRow.jti == jti))
-            return found.first() is not None
+        """Is ``jti`` revoked? :class:`StoreUnavailable` (never "no") when unreadable."""
+        try:
+            with self._db.read() as conn:
+                found = conn.execute(select(RevocationRow.jti).where(RevocationRow.jti == jti))
+                return found.first() is not None
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(
+                f"revocations cannot be read: {type(exc).__name__}; the token is not vouched for"
+            ) from exc
 
     def live(self, *, now_s: int) -> list[dict[str, Any]]:
         """Revocations of tokens not yet expired (with a minute of leeway)."""
-        with self._db.read() as conn:
-            rows = conn.execute(
-                select(RevocationRow)
-                .where(RevocationRow.expires_at > now_s - 60)
-                .order_by(RevocationRow.jti)
-            )
-            return [
-                {
-                    "jti": r.jti,
-                    "exp": r.expires_at,
-                    "reason": r.reason,
-                    "packet_id": r.packet_id,
-                    "revision": r.revision,
-                    "lane": r.lane,
-                    "revoked_at": r.revoked_at,
-                }
-                for r in rows
-            ]
+        try:
+            with self._db.read() as conn:
+                rows = conn.execute(
+                    select(RevocationRow)
+                    .where(RevocationRow.expires_at > now_s - 60)
+                    .order_by(RevocationRow.jti)
+                ).all()
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"revocations cannot be read: {type(exc).__name__}") from exc
+        return [
+            {
+                "jti": r.jti,
+                "exp": r.expires_at,
+                "reason": r.reason,
+                "packet_id": r.packet_id,
+                "revision": r.revision,
+                "lane": r.lane,
+                "revoked_at": r.revoked_at,
+            }
+            for r in rows
+        ]
