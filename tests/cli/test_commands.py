@@ -162,6 +162,15 @@ class TestEvaluate:
         assert code == 2
         assert json.loads(out)["status"] == 400
 
+    @pytest.mark.parametrize("now", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-23:59"])
+    def test_now_outside_the_writable_years_is_exit_2_not_a_deny(self, run: Run, now: str) -> None:
+        # well-formed, but in UTC the instant is year 0 or 10000: evaluated_at cannot be written
+        code, out = run("evaluate", str(EXAMPLES / "approved.json"), "--now", now)
+        assert code == 2
+        problem = json.loads(out)
+        assert problem["status"] == 400
+        assert "--now" in problem["detail"]
+
     def test_policies_flag_overrides_the_environment(
         self, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:

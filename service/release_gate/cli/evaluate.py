@@ -15,7 +15,7 @@ from release_gate.cli._common import (
 from release_gate.errors import BadRequest, FieldError, GateError
 from release_gate.logs import configure_logging
 from release_gate.runtime import build_runtime
-from release_gate.timestamps import parse_timestamp_ns
+from release_gate.timestamps import format_ns, parse_timestamp_ns
 
 __all__ = ["add_parser"]
 
@@ -39,12 +39,14 @@ def _now_ns(value: str | None) -> int | None:
     if value is None:
         return None
     try:
-        return parse_timestamp_ns(value)
-    except ValueError as exc:
+        instant = parse_timestamp_ns(value)
+        format_ns(instant)  # evaluated_at: in UTC the instant must fall in years 0001-9999
+    except (ValueError, OverflowError) as exc:
         raise BadRequest(
             f"--now: {exc}",
             errors=(FieldError("", f"--now is not an RFC 3339 timestamp: {value}"),),
         ) from exc
+    return instant
 
 
 def _run(args: argparse.Namespace) -> int:
