@@ -115,6 +115,7 @@ class TestHolds:
             ({"revision": 0, "reason": "x"}, "/revision"),
             ({"revision": "3", "reason": "x"}, "/revision"),
             ({"revision": 3, "reason": "x", "extra": 1}, "/extra"),
+            ({"revision": 3, "reason": "nul \u0000 inside"}, "/reason"),
         ],
     )
     def test_invalid_hold_request_is_422(

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from release_gate.api.body import read_body
@@ -37,13 +37,20 @@ class InvalidHoldRequest(InvalidManifest):
     type_suffix = "invalid-request"
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000: refused here (422), not a 503 from the store
+    if "\x00" in value:
+        raise ValueError("reason may not contain U+0000")
+    return value
+
+
 class HoldIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     packet_id: str = Field(pattern=_ID)
     revision: int = Field(ge=1, le=2**53 - 1)
     lane: str | None = Field(default=None, pattern=_ID)
-    reason: str = Field(min_length=1, max_length=4096)
+    reason: Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_no_nul)]
 
 
 def _parse(body: bytes, max_depth: int) -> HoldIn:
