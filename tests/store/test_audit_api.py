@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import LANE, ManifestFactory
@@ -67,6 +69,25 @@ class TestDecisionList:
 
     def test_forged_cursor_is_400(self, gate: TestClient) -> None:
         response = gate.get("/v1/decisions", params={"cursor": "bm90LWEtY3Vyc29y"})
+        assert response.status_code == 400
+        assert response.json()["type"].endswith("invalid-cursor")
+
+    @pytest.mark.parametrize("name", ["since", "until"])
+    @pytest.mark.parametrize("when", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
+    def test_far_since_or_until_filters_instead_of_failing(
+        self, gate: TestClient, make_manifest: ManifestFactory, name: str, when: str
+    ) -> None:
+        evaluate(gate, revision(make_manifest, 3, supersedes=2))
+        response = gate.get("/v1/decisions", params={name: when})
+        assert response.status_code == 200, response.text
+        expected = (name == "since") == when.startswith("0001")
+        assert len(response.json()["items"]) == (1 if expected else 0)
+
+    @pytest.mark.parametrize("before", [2**63, 10**30])
+    def test_forged_cursor_beyond_any_seq_is_400(self, gate: TestClient, before: int) -> None:
+        raw = json.dumps({"v": 1, "before": before}, separators=(",", ":")).encode()
+        cursor = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        response = gate.get("/v1/decisions", params={"cursor": cursor})
         assert response.status_code == 400
         assert response.json()["type"].endswith("invalid-cursor")
 

@@ -47,6 +47,10 @@ class DecisionPage:
     next_cursor: str | None
 
 
+#: ``seq`` and ``evaluated_at_ns`` are signed 64-bit columns: larger values do not bind.
+_INT64_MAX = 2**63 - 1
+
+
 def _encode(seq: int) -> str:
     raw = json.dumps({"v": 1, "before": seq}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
@@ -57,13 +61,19 @@ def _decode(cursor: str) -> int:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         before = value["before"]
-        if value.get("v") != 1 or type(before) is not int or before < 1:
+        if value.get("v") != 1 or type(before) is not int or not 1 <= before <= _INT64_MAX:
             raise ValueError("not a cursor")
     except (ValueError, TypeError, KeyError, binascii.Error, UnicodeError) as exc:
         raise InvalidCursor(
             "the cursor is not one this gate issued", errors=(FieldError("", "invalid cursor"),)
         ) from exc
     return before
+
+
+def _int64(instant_ns: int) -> int:
+    """Clamp an instant to the column's range (years 0001-9999 exceed it in ns; the
+    filter means the same, since every stored instant lies within)."""
+    return max(-_INT64_MAX - 1, min(_INT64_MAX, instant_ns))
 
 
 def _filtered(query: DecisionQuery) -> Select[DecisionRow]:
@@ -77,9 +87,9 @@ def _filtered(query: DecisionQuery) -> Select[DecisionRow]:
     if query.allow is not None:
         conditions.append(DecisionRow.allow == query.allow)
     if query.since_ns is not None:
-        conditions.append(DecisionRow.evaluated_at_ns >= query.since_ns)
+        conditions.append(DecisionRow.evaluated_at_ns >= _int64(query.since_ns))
     if query.until_ns is not None:
-        conditions.append(DecisionRow.evaluated_at_ns < query.until_ns)
+        conditions.append(DecisionRow.evaluated_at_ns < _int64(query.until_ns))
     if query.cursor is not None:
         conditions.append(DecisionRow.seq < _decode(query.cursor))
     stmt = select(DecisionRow).where(*conditions)
