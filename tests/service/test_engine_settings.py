@@ -14,6 +14,15 @@ class TestOpaSettings:
         with pytest.raises(EngineSettingsError, match="OPA URL"):
             build_runtime(settings.model_copy(update={"opa_url": url}))
 
+    def test_credentials_in_the_opa_url_stop_start_up_without_echoing_them(
+        self, settings: Settings
+    ) -> None:
+        # /readyz and every 503 name the OPA URL: a password in it would be served to anyone
+        url = "http://gate:s3cret-pw@127.0.0.1:9"
+        with pytest.raises(EngineSettingsError, match="RELEASE_GATE_OPA_TOKEN") as caught:
+            build_runtime(settings.model_copy(update={"opa_url": url}))
+        assert "s3cret-pw" not in str(caught.value)
+
     def test_unreachable_opa_starts_and_is_not_ready(self, settings: Settings) -> None:
         configured = settings.model_copy(
             update={"opa_url": "http://127.0.0.1:9", "opa_timeout_seconds": 0.5, "opa_retries": 0}

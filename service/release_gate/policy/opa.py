@@ -104,6 +104,11 @@ def _revision_problem(revision: str, expected: str) -> str | None:
 
 def _client_for(url: str, *, timeout: float, token: str | None) -> AsyncOpaClient:
     parts = urlsplit(url)
+    if "@" in parts.netloc:
+        # never echo the URL: it holds a secret, and the URL is shown in /readyz and 503s
+        raise ConfigurationError(
+            "OPA URL must not carry credentials (user:password@): set RELEASE_GATE_OPA_TOKEN"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"OPA URL {url!r} must be http(s)://host[:port]")
     if parts.path.strip("/") or parts.query:
