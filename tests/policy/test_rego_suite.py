@@ -8,7 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+import regorus
 
+from release_gate.policy.bundle import load_bundle
+from release_gate.policy.embedded import EmbeddedEngine
+from release_gate.policy.engine import PolicyEngineError
 from release_gate.policy.rego_tests import discover_tests, run_rego_tests
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
@@ -114,3 +118,16 @@ class TestDiscoverTests:
 
     def test_module_without_package_is_skipped(self) -> None:
         assert discover_tests({"x.rego": "test_a if true\n"}) == ()
+
+
+class TestEmbeddedEnginePanics:
+    def test_a_rust_panic_is_an_engine_error_not_a_crash(self) -> None:
+        engine = EmbeddedEngine(load_bundle(POLICIES), threads=1)
+        foreign = regorus.Engine()  # built on this thread: using it on another panics in pyo3
+        try:
+            engine._pool.submit(setattr, engine._local, "engine", foreign).result()
+            with pytest.raises(PolicyEngineError, match="panicked"):
+                engine.evaluate("{}")
+            engine._pool.submit(delattr, engine._local, "engine").result()
+        finally:
+            engine.close()

@@ -36,6 +36,10 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _is_panic(exc: BaseException) -> bool:
+    return type(exc).__name__ == "PanicException"
+
+
 def build_regorus(bundle: PolicyBundle) -> Any:
     """A regorus engine holding every module and the data of ``bundle``."""
     engine = regorus.Engine()
@@ -74,6 +78,10 @@ class EmbeddedEngine:
             return engine.eval_rule(ENTRY_POINT)
         except RuntimeError as exc:
             raise PolicyEngineError(f"policy evaluation failed: {first_line(exc)}") from exc
+        except BaseException as exc:  # a Rust panic is pyo3's PanicException, a BaseException
+            if not _is_panic(exc):
+                raise
+            raise PolicyEngineError(f"policy engine panicked: {first_line(exc)}") from exc
 
     def evaluate(self, policy_input_json: str) -> PolicyResult:
         try:
