@@ -72,7 +72,7 @@ deny contains violation if {
 #   failure_msg: "evidence %s was observed %d ns after evaluation time, beyond the %d s tolerance"
 #   solution: Check the clock of the evidence's system and its observed_at.
 deny contains violation if {
-	tolerance := data.governance.future_tolerance_seconds
+	tolerance := future_tolerance_seconds
 	some i, item in input.manifest.evidence
 	age_ns := input.facts.evidence[i].age_ns
 	age_ns < 0 - (tolerance * units.ns_per_second)
@@ -82,6 +82,10 @@ deny contains violation if {
 	)
 	violation := data.lib.result.violation("evidence.future_timestamp", msg, sprintf("/evidence/%d", [i]))
 }
+
+# future_tolerance_seconds is how far after evaluation time evidence may be observed; the
+# contract's 60 s when the governance data does not set it.
+future_tolerance_seconds := object.get(data.governance, "future_tolerance_seconds", 60)
 
 # sources are the evidence sources the manifest provides.
 sources contains item.source if some item in input.manifest.evidence

@@ -56,7 +56,7 @@ deny contains violation if {
 	not release_owner_signed
 	msg := sprintf(
 		"release owner %s has no valid signature as %s",
-		[input.manifest.release_owner, data.governance.release_owner_role],
+		[input.manifest.release_owner, release_owner_role],
 	)
 	violation := data.lib.result.violation("signers.release_owner_missing", msg, "/release_owner")
 }
@@ -98,10 +98,14 @@ required_roles_by_subject[subject] := roles if {
 	}
 }
 
+# release_owner_role is the role the release owner signs as; the contract's value when
+# the governance data does not set it (contract section 2 lists only signers and lanes).
+release_owner_role := object.get(data.governance, "release_owner_role", "support_release_owner")
+
 release_owner_signed if {
 	some signature in trust.valid_signatures
 	signature.subject == input.manifest.release_owner
-	signature.role == data.governance.release_owner_role
+	signature.role == release_owner_role
 }
 
 # agent_approvals are the places where an agent would approve: {path, subject, what}.

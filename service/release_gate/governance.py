@@ -29,6 +29,11 @@ __all__ = [
 #: Policy input ages are clamped to 4e18 ns; a maximum age must stay below it.
 MAX_AGE_LIMIT_SECONDS = 4_000_000_000
 
+#: The contract's values, used when the governance data does not set them: contract
+#: section 2 lists only ``signers`` and ``lanes``, so data with nothing else must load.
+DEFAULT_RELEASE_OWNER_ROLE = "support_release_owner"
+DEFAULT_FUTURE_TOLERANCE_SECONDS = 60
+
 
 class GovernanceError(ServiceUnavailable):
     """The governance data is unusable; no decision can be made with it."""
@@ -67,8 +72,10 @@ class Lane(_Strict):
 class _GovernanceDoc(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
-    release_owner_role: str = Field(min_length=1)
-    future_tolerance_seconds: Annotated[int, Field(ge=0, le=86400)]
+    release_owner_role: str = Field(default=DEFAULT_RELEASE_OWNER_ROLE, min_length=1)
+    future_tolerance_seconds: Annotated[int, Field(ge=0, le=86400)] = (
+        DEFAULT_FUTURE_TOLERANCE_SECONDS
+    )
     signers: dict[str, SignerRecord]
     lanes: dict[str, Lane]
 

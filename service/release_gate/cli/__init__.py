@@ -10,6 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from release_gate import __version__
 from release_gate.cli import (
     apikey,
@@ -25,6 +27,8 @@ from release_gate.cli import (
     test,
     verify,
 )
+from release_gate.cli._common import print_problem
+from release_gate.errors import ConfigurationError
 
 __all__ = ["build_parser", "main"]
 
@@ -60,8 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except ValidationError as exc:  # a RELEASE_GATE_* variable that does not parse
+        return print_problem(ConfigurationError(_settings_problem(exc)), status=400)
     return code
+
+
+def _settings_problem(exc: ValidationError) -> str:
+    """Name each variable that does not parse (never its value: it may be a secret)."""
+    names = ", ".join(
+        "RELEASE_GATE_" + str(err["loc"][0]).upper() if err["loc"] else "settings"
+        for err in exc.errors(include_url=False, include_input=False)
+    )
+    return f"invalid configuration: {names}"
 
 
 if __name__ == "__main__":  # pragma: no cover
