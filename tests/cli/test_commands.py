@@ -284,6 +284,18 @@ class TestSign:
             k: v for k, v in json.loads(original).items() if k != "signatures"
         }
 
+    def test_a_subject_no_manifest_could_carry_is_refused(self, run: Run, tmp_path: Path) -> None:
+        path = write_json(tmp_path / "m.json", base_manifest())
+        original = path.read_text()
+        args = _sign_args(path, OWNER)
+        args[args.index("--subject") + 1] = "dana whitfield"
+        code, out = run(*args, "--in-place")
+        assert code == 2
+        problem = json.loads(out)
+        assert problem["status"] == 400
+        assert "--subject" in problem["detail"]
+        assert path.read_text() == original
+
     def test_sign_with_a_missing_key_is_exit_2(self, run: Run, tmp_path: Path) -> None:
         path = write_json(tmp_path / "m.json", base_manifest())
         args = _sign_args(path, OWNER)

@@ -30,6 +30,7 @@ from typing import Any
 
 from release_gate.cli._common import add_policies_flag, print_json, print_problem, settings_from
 from release_gate.errors import GateError
+from release_gate.governance import GovernanceError, load_governance
 from release_gate.policy.bundle import load_bundle
 from release_gate.policy.opa_bundle import build_bundle
 
@@ -58,6 +59,12 @@ def run_bundle_build(args: argparse.Namespace) -> int:
     """Build the tarball; 0 on success, 2 (with problem details on stdout) otherwise."""
     try:
         policies = settings_from(args).policies
+        load_governance(load_bundle(policies).governance)  # never ship data the gate refuses
+    except GovernanceError as exc:
+        return print_problem(exc)
+    except GateError as exc:
+        return print_problem(exc, status=400)
+    try:
         out = build_bundle(
             policies,
             args.out,

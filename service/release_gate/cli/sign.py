@@ -8,13 +8,19 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from release_gate.cli._common import print_json, print_problem, read_file
-from release_gate.errors import BadRequest, GateError
+from release_gate.errors import BadRequest, FieldError, GateError
 from release_gate.ijson import parse_ijson
 from release_gate.keys import load_private_key
+from release_gate.manifest import Id, Subject
 from release_gate.signatures import sign_manifest
 
 __all__ = ["add_parser"]
+
+_SUBJECT: TypeAdapter[str] = TypeAdapter(Subject)
+_ID: TypeAdapter[str] = TypeAdapter(Id)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -34,8 +40,26 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=_run)
 
 
+def _check_signer(subject: str, role: str, key_id: str) -> None:
+    """The signature's fields must be valid in a manifest (contract section 1)."""
+    errors = []
+    for flag, value, adapter in (
+        ("--subject", subject, _SUBJECT),
+        ("--role", role, _ID),
+        ("--key-id", key_id, _ID),
+    ):
+        try:
+            adapter.validate_python(value)
+        except ValidationError as exc:
+            message = exc.errors(include_url=False, include_input=False)[0]["msg"]
+            errors.append(FieldError("", f"{flag}: {message}"))
+    if errors:
+        raise BadRequest("; ".join(e.detail for e in errors), errors=tuple(errors))
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
+        _check_signer(args.subject, args.role, args.key_id)
         document = parse_ijson(read_file(args.manifest), max_depth=32)
         if not isinstance(document, dict):
             raise BadRequest("the manifest is not a JSON object")
