@@ -71,7 +71,6 @@ class Runtime:
     load_error: str | None = None
     auth: Authenticator = field(default_factory=lambda: Authenticator(()))
     drain: Drain = field(default_factory=Drain)
-    extras: dict[str, object] = field(default_factory=dict)
 
     @property
     def signing_key(self) -> SigningKey:
