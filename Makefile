@@ -21,11 +21,20 @@ $(STAMP): pyproject.toml clients/pyproject.toml constraints.txt
 
 install: $(STAMP)  ## create .venv with the service, the client and the dev tools
 
+# The JavaScript JOSE interoperability test (tests/js) needs the npm package `jose`;
+# without npm the test is skipped, saying why.
+JS_DEPS := tests/js/node_modules/.package-lock.json
+$(JS_DEPS): tests/js/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/js --no-audit --no-fund --loglevel=error \
+		|| echo "warning: npm ci failed; the JavaScript JOSE test will be skipped"; \
+	else echo "note: npm not found; the JavaScript JOSE test will be skipped"; fi
+
 run: install  ## serve on embedded defaults: regorus, SQLite, a dev signing key (migrates the store first)
 	$(BIN)/release-gate db upgrade
 	$(BIN)/release-gate serve
 
-test: install  ## every test: pytest (SQLite, and PostgreSQL when configured) and the Rego unit tests
+test: install $(JS_DEPS)  ## every test: pytest (SQLite, and PostgreSQL when configured) and the Rego unit tests
 	$(BIN)/release-gate test policies
 	$(BIN)/python -m pytest
 
