@@ -118,3 +118,29 @@ def post_json(client: TestClient, path: str, value: Any) -> Any:
     return client.post(
         path, content=json.dumps(value).encode(), headers={"content-type": "application/json"}
     )
+
+
+#: Contract section 3, the table of violation codes.
+CONTRACT_CODES = frozenset(
+    {
+        "signature.unknown_key",
+        "signature.invalid",
+        "signature.role_not_held",
+        "signers.missing_role",
+        "signers.not_distinct",
+        "signers.release_owner_missing",
+        "signers.agent_not_permitted",
+        "lane.unknown",
+        "lane.audience_out_of_scope",
+        "lane.action_out_of_scope",
+        "objections.unaccepted",
+        "objections.accepted_by_non_owner",
+        "evidence.missing_source",
+        "evidence.unknown_source",
+        "evidence.stale",
+        "evidence.future_timestamp",
+        # issue 3: from the decision store's history and holds (docs/audit.md)
+        "packet.superseded",
+        "packet.on_hold",
+    }
+)

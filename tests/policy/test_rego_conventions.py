@@ -14,33 +14,9 @@ from pathlib import Path
 import pytest
 
 from release_gate.policy.metadata import AnnotatedRule, annotated_rules
+from tests.helpers import CONTRACT_CODES
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
-
-#: Contract section 3, the table of violation codes.
-CONTRACT_CODES = frozenset(
-    {
-        "signature.unknown_key",
-        "signature.invalid",
-        "signature.role_not_held",
-        "signers.missing_role",
-        "signers.not_distinct",
-        "signers.release_owner_missing",
-        "signers.agent_not_permitted",
-        "lane.unknown",
-        "lane.audience_out_of_scope",
-        "lane.action_out_of_scope",
-        "objections.unaccepted",
-        "objections.accepted_by_non_owner",
-        "evidence.missing_source",
-        "evidence.unknown_source",
-        "evidence.stale",
-        "evidence.future_timestamp",
-        # issue 3: from the decision store's history and holds (docs/audit.md)
-        "packet.superseded",
-        "packet.on_hold",
-    }
-)
 
 _PACKAGE = re.compile(r"^package\s+(\S+)\s*$", re.MULTILINE)
 _TEST_NAME = re.compile(r"^test_[a-z0-9_]+_(denied|allowed)_when_[a-z0-9_]+$")

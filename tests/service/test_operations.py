@@ -19,31 +19,9 @@ from release_gate.app import create_app
 from release_gate.config import Settings
 from release_gate.keys import write_private_key
 from release_gate.runtime import build_runtime
-from tests.helpers import LANE, OWNER, POLICIES, post_json
+from tests.helpers import CONTRACT_CODES, LANE, OWNER, POLICIES, post_json
 from tests.service._support import Build, evaluate, post_raw
 from tests.service.test_token import okp_thumbprint
-
-CONTRACT_CODES = {
-    "signature.unknown_key",
-    "signature.invalid",
-    "signature.role_not_held",
-    "signers.missing_role",
-    "signers.not_distinct",
-    "signers.release_owner_missing",
-    "signers.agent_not_permitted",
-    "lane.unknown",
-    "lane.audience_out_of_scope",
-    "lane.action_out_of_scope",
-    "objections.unaccepted",
-    "objections.accepted_by_non_owner",
-    "evidence.missing_source",
-    "evidence.unknown_source",
-    "evidence.stale",
-    "evidence.future_timestamp",
-    # issue 3: from the decision store's history and holds (docs/audit.md)
-    "packet.superseded",
-    "packet.on_hold",
-}
 
 
 def independent_policy_digest(root: Path) -> str:
