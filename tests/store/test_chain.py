@@ -48,6 +48,22 @@ class TestAuditVerify:
         assert report["ok"] is True
         assert report["entries"] == 3
 
+    def test_a_long_walk_reports_progress_on_stderr(
+        self,
+        gate: TestClient,
+        make_manifest: ManifestFactory,
+        any_db_url: str,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr("release_gate.store.chain.PROGRESS_EVERY", 1)
+        _three(gate, make_manifest)
+        code = main(["audit", "verify", "--database-url", any_db_url])
+        captured = capsys.readouterr()
+        assert code == 0
+        assert json.loads(captured.out)["entries"] == 3
+        assert "audit verify: 3 of 3 entries checked (100%)" in captured.err
+
     def test_edited_record_is_the_first_broken_link(
         self,
         gate: TestClient,

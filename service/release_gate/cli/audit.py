@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from release_gate.cli._common import EXIT_ERROR, print_json, print_problem, settings_from
@@ -36,11 +37,18 @@ def add_parser(subparsers: Any) -> None:
     verify.set_defaults(func=_verify)
 
 
+def _progress(done: int, total: int) -> None:
+    """Progress on stderr (stdout is the JSON report), for logs of many entries."""
+    share = f" ({100 * done // total}%)" if total else ""
+    sys.stderr.write(f"audit verify: {done:,} of {total:,} entries checked{share}\n")
+    sys.stderr.flush()
+
+
 def _verify(args: argparse.Namespace) -> int:
     try:
         store = Store(settings_from(args, database_url=args.database_url).effective_database_url)
         try:
-            report = store.verify_chain().to_dict()
+            report = store.verify_chain(progress=_progress).to_dict()
             if args.expect_head:
                 report["anchor"] = store.check_anchor(args.expect_head)
         finally:

@@ -18,7 +18,13 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from release_gate.store.chain import ChainHeadState, ChainReport, entry_hash_at, verify_chain
+from release_gate.store.chain import (
+    ChainHeadState,
+    ChainReport,
+    Progress,
+    entry_hash_at,
+    verify_chain,
+)
 from release_gate.store.db import Database, StoreUnavailable
 from release_gate.store.decisions import DecisionRecord, DecisionStore, FactsChanged
 from release_gate.store.holds import HoldAlreadyLifted, HoldNotFound, HoldStore
@@ -50,11 +56,11 @@ class Store:
         self.holds = HoldStore(self.db)
         self.revocations = RevocationStore(self.db)
 
-    def verify_chain(self) -> ChainReport:
+    def verify_chain(self, *, progress: Progress | None = None) -> ChainReport:
         """Walk the chain; :class:`StoreUnavailable` if it cannot be read."""
         try:
             with self.db.read() as conn:
-                return verify_chain(conn)
+                return verify_chain(conn, progress=progress)
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"cannot read the audit log: {type(exc).__name__}") from exc
 

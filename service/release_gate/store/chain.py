@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +31,10 @@ from release_gate.store.schema import Chained, ChainHead, DecisionRow, HoldEvent
 
 __all__ = [
     "GENESIS",
+    "PROGRESS_EVERY",
     "ChainHeadState",
     "ChainReport",
+    "Progress",
     "advance_head",
     "entry_hash",
     "entry_hash_at",
@@ -142,14 +144,37 @@ def _entry_id(row: Chained) -> str:
     return str(getattr(row, "decision_id", None) or getattr(row, "event_id", ""))
 
 
-def verify_chain(conn: Connection) -> ChainReport:
-    """Walk every entry in ``seq`` order; the first broken link wins."""
+Progress = Callable[[int, int], None]
+
+
+def verify_chain(conn: Connection, *, progress: Progress | None = None) -> ChainReport:
+    """Walk every entry in ``seq`` order; the first broken link wins.
+
+    ``progress(done, total)`` is called every :data:`PROGRESS_EVERY` entries, with
+    the head's ``seq`` as the total.
+    """
     sources = (_rows(conn, DecisionRow), _rows(conn, HoldEventRow))
+    head = read_head(conn)
+    entries: Iterator[tuple[int, Chained]] = heapq.merge(*sources, key=lambda e: e[0])
+    if progress is not None:
+        entries = _reporting(entries, head.seq, progress)
     try:
-        return _walk(read_head(conn), heapq.merge(*sources, key=lambda e: e[0]))
+        return _walk(head, entries)
     finally:
         for source in sources:
             source.close()
+
+
+PROGRESS_EVERY = 10_000
+
+
+def _reporting(
+    entries: Iterator[tuple[int, Chained]], total: int, progress: Progress
+) -> Iterator[tuple[int, Chained]]:
+    for done, entry in enumerate(entries, start=1):
+        if done % PROGRESS_EVERY == 0:
+            progress(done, total)
+        yield entry
 
 
 def _walk(head: ChainHeadState, entries: Iterator[tuple[int, Chained]]) -> ChainReport:
