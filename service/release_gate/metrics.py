@@ -32,6 +32,12 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self.requests = Counter(
+            "release_gate_http_requests",
+            "HTTP requests by method, route template and status (401/403/404 included).",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
         self.stages = Histogram(
             "release_gate_decision_stage_seconds",
             "Time per decision stage (parse, canonicalise, verify, evaluate, mint, record).",
@@ -49,6 +55,9 @@ class Metrics:
         self.latency.observe(seconds)
         for stage, value in stages.items():
             self.stages.labels(stage=stage).observe(value)
+
+    def observe_request(self, *, method: str, route: str, status: int) -> None:
+        self.requests.labels(method=method, route=route, status=str(status)).inc()
 
     def observe_failure(self, outcome: str) -> None:
         self.decisions.labels(outcome=outcome).inc()

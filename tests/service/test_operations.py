@@ -175,6 +175,37 @@ class TestMetrics:
         assert _metric(text, "release_gate_decision_seconds_count") == 2
         assert "release_gate_decision_seconds_bucket" in text
 
+    def test_requests_are_counted_by_route_and_status(
+        self, fresh_settings: Settings, build: Build
+    ) -> None:
+        with _client_for(fresh_settings) as client:
+            evaluate(client, build())
+            post_raw(client, b"{")
+            client.get("/no/such/route")
+            text = client.get("/metrics").text
+        ok = _metric(
+            text,
+            "release_gate_http_requests_total",
+            method="POST",
+            route="/v1/evaluate",
+            status="200",
+        )
+        bad = _metric(
+            text,
+            "release_gate_http_requests_total",
+            method="POST",
+            route="/v1/evaluate",
+            status="400",
+        )
+        missing = _metric(
+            text,
+            "release_gate_http_requests_total",
+            method="GET",
+            route="(unmatched)",
+            status="404",
+        )
+        assert (ok, bad, missing) == (1, 1, 1)
+
     def test_metrics_are_prometheus_text(self, client: TestClient) -> None:
         response = client.get("/metrics")
         assert response.status_code == 200

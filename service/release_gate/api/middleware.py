@@ -17,6 +17,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from release_gate.logs import bind_request, unbind_request
+from release_gate.metrics import Metrics
 
 __all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware", "request_id_from"]
 
@@ -65,13 +66,17 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            method, route = scope.get("method", "-"), _route(scope)
             logger.info(
                 "%s %s %s",
-                scope.get("method", "-"),
-                _route(scope),
+                method,
+                route,
                 state["status"],
                 extra={"status": state["status"], "duration_ms": _ms(started)},
             )
+            metrics = getattr(getattr(scope.get("app"), "state", None), "metrics", None)
+            if isinstance(metrics, Metrics):
+                metrics.observe_request(method=method, route=route, status=state["status"])
             unbind_request(token)
 
 
