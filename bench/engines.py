@@ -4,7 +4,10 @@ Runs the real decision path (dry runs at a fixed instant, so the store is left
 out and only the engine differs) for the reference manifest and a
 100-objection one, from 1 and 4 client threads. The OPA column appears when
 ``--opa-url`` (or ``RELEASE_GATE_BENCH_OPA_URL``) names an OPA server that has
-the gate's bundle loaded (``opa run --server --bundle``; see docs/opa.md).
+the gate's bundle loaded (``opa run --server --bundle``; see docs/opa.md). The
+``opa-go (in-process)`` rows are OPA's own Go evaluator (v1.20.2) called
+in-process through the dev tool the tests use (tests/parity/opa_go.py): the
+cost of OPA's evaluation without its HTTP server.
 """
 
 from __future__ import annotations
@@ -64,6 +67,10 @@ def _measure(
 def run(*, opa_url: str | None, seconds: float, state: Path) -> None:
     bundle = load_bundle(Settings().policies)
     engines: dict[str, PolicyEngine] = {"regorus": EmbeddedEngine(bundle)}
+    from tests.parity.opa_go import OpaGoEngine, opa_go_available
+
+    if opa_go_available():  # OPA v1.20.2's evaluator in-process (no HTTP), a dev tool
+        engines["opa-go (in-process)"] = OpaGoEngine(bundle)
     if opa_url:
         from release_gate.policy.opa import OpaEngine
 
