@@ -1,11 +1,11 @@
-# Targets: install, run, test, lint, bench, parity, clean. Everything runs inside .venv,
+# Targets: install, run, test, coverage, lint, bench, parity, clean. Everything runs inside .venv,
 # built from the pinned constraints in constraints.txt.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench parity clean
+.PHONY: install run test coverage lint bench parity clean
 
 # OPA's own Go evaluator in-process (OPA v1.20.2), for tests only: the parity suite and the
 # Rego unit tests run on it (tests/parity/opa_go.py). Not a pyproject dependency: its
@@ -37,6 +37,9 @@ run: install  ## serve on embedded defaults: regorus, SQLite, a dev signing key 
 test: install $(JS_DEPS)  ## every test: pytest (SQLite, and PostgreSQL when configured) and the Rego unit tests
 	$(BIN)/release-gate test policies
 	$(BIN)/python -m pytest
+
+coverage: install $(JS_DEPS)  ## the pytest suite with branch coverage of release_gate and release_gate_client
+	$(BIN)/python -m pytest --cov --cov-branch --cov-report=term:skip-covered
 
 lint: install  ## ruff, ruff format, mypy (strict), hadolint
 	$(BIN)/ruff check .
