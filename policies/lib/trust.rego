@@ -42,14 +42,11 @@ role_held contains i if {
 	signature.role in data.governance.signers[signature.subject].roles
 }
 
-# valid holds the indexes of valid signatures: verified and the role is held.
-valid contains i if {
-	some i in role_held
-	status[i] == "verified"
-}
-
-# valid_signatures are the valid signatures as {index, subject, role}.
+# valid_signatures are the valid signatures as {index, subject, role}: verified, and the
+# subject holds the role. One pass over the signatures: each rule a loop consults costs
+# a lookup per element on the embedded engine (docs/policy-authors.md, "Performance").
 valid_signatures contains {"index": i, "subject": signature.subject, "role": signature.role} if {
-	some i in valid
-	signature := input.manifest.signatures[i]
+	some i, signature in input.manifest.signatures
+	input.facts.signatures[i].status == "verified"
+	signature.role in data.governance.signers[signature.subject].roles
 }

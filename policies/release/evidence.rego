@@ -32,10 +32,10 @@ deny contains violation if {
 #   failure_msg: "evidence %s has source %s, for which lane %s sets no maximum age"
 #   solution: Use a source the lane knows, or ask the governance owners to set its maximum age.
 deny contains violation if {
-	max_ages := lanes.lane.max_evidence_age_seconds
+	known := object.keys(lanes.lane.max_evidence_age_seconds)
 	some i, item in input.manifest.evidence
 	source := item.source # bound before the `not`, as OPA would (docs/policy-authors.md)
-	not source in object.keys(max_ages)
+	not source in known
 	msg := sprintf(
 		"evidence %s has source %s, for which lane %s sets no maximum age",
 		[item.id, source, lanes.lane_id],
@@ -53,10 +53,12 @@ deny contains violation if {
 #   failure_msg: "evidence %s from %s is %d ns old, over the %d s maximum of lane %s"
 #   solution: Re-read the evidence from its system and re-sign the manifest.
 deny contains violation if {
+	max_ages := lanes.lane.max_evidence_age_seconds
+	scale := units.ns_per_second
 	some i, item in input.manifest.evidence
-	max_age := lanes.lane.max_evidence_age_seconds[item.source]
+	max_age := max_ages[item.source]
 	age_ns := input.facts.evidence[i].age_ns
-	age_ns > max_age * units.ns_per_second
+	age_ns > max_age * scale
 	msg := sprintf(
 		"evidence %s from %s is %d ns old, over the %d s maximum of lane %s",
 		[item.id, item.source, age_ns, max_age, lanes.lane_id],
@@ -73,9 +75,10 @@ deny contains violation if {
 #   solution: Check the clock of the evidence's system and its observed_at.
 deny contains violation if {
 	tolerance := future_tolerance_seconds
+	earliest := 0 - (tolerance * units.ns_per_second)
 	some i, item in input.manifest.evidence
 	age_ns := input.facts.evidence[i].age_ns
-	age_ns < 0 - (tolerance * units.ns_per_second)
+	age_ns < earliest
 	msg := sprintf(
 		"evidence %s was observed %d ns after evaluation time, beyond the %d s tolerance",
 		[item.id, 0 - age_ns, tolerance],

@@ -19,7 +19,7 @@ import rego.v1
 deny contains violation if {
 	some i, objection in input.manifest.objections
 	not objection.status == "resolved"
-	not accepted(objection)
+	object.get(objection, "residual_acceptance", null) == null
 	msg := sprintf("objection %s is open and has no residual acceptance", [objection.id])
 	violation := data.lib.result.violation("objections.unaccepted", msg, sprintf("/objections/%d", [i]))
 }
@@ -32,16 +32,13 @@ deny contains violation if {
 #   failure_msg: "residual acceptance of objection %s is by %s, not by the release owner %s"
 #   solution: Only the named release owner may accept an objection as residual disagreement.
 deny contains violation if {
+	owner := input.manifest.release_owner
 	some i, objection in input.manifest.objections
-	accepted(objection)
 	accepted_by := objection.residual_acceptance.accepted_by
-	accepted_by != input.manifest.release_owner
+	accepted_by != owner
 	msg := sprintf(
 		"residual acceptance of objection %s is by %s, not by the release owner %s",
 		[objection.id, accepted_by, input.manifest.release_owner],
 	)
 	violation := data.lib.result.violation("objections.accepted_by_non_owner", msg, sprintf("/objections/%d", [i]))
 }
-
-# accepted holds for an objection with a (non-null) residual acceptance.
-accepted(objection) if objection.residual_acceptance != null

@@ -127,9 +127,10 @@ agent_approvals contains {"path": "/release_owner", "subject": owner, "what": "n
 }
 
 agent_approvals contains approval if {
+	agents := trust.agents
 	some i, objection in input.manifest.objections
+	objection.residual_acceptance.accepted_by in agents
 	acceptance := objection.residual_acceptance
-	acceptance.accepted_by in trust.agents
 	approval := {
 		"path": sprintf("/objections/%d/residual_acceptance/accepted_by", [i]),
 		"subject": acceptance.accepted_by,
