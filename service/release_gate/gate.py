@@ -96,8 +96,7 @@ class DecisionLog(Protocol):
 class _Case:
     """One request's checked input, shared by every attempt."""
 
-    body: bytes
-    document: dict[str, Any]
+    text: str
     manifest: Manifest
     digest: str
     statuses: tuple[SignatureStatus, ...]
@@ -166,7 +165,7 @@ class Gate:
             manifest.signatures, digest=digest, governance=self._governance
         )
         watch.lap("verify")
-        case = _Case(body, document, manifest, digest, statuses)
+        case = _Case(body.decode("utf-8"), manifest, digest, statuses)
         facts = self._facts(manifest)
         watch.lap("record")
         for _attempt in range(_MAX_ATTEMPTS):
@@ -191,7 +190,7 @@ class Gate:
         dry_run = now_ns is not None
         evaluated_ns = now_ns if now_ns is not None else self._clock()
         policy_input = build_policy_input(
-            document=case.document,
+            manifest_text=case.text,
             manifest=case.manifest,
             digest=case.digest,
             statuses=case.statuses,
@@ -298,7 +297,7 @@ class Gate:
                 engine=self._engine.name,
                 token_id=minted.jti if minted else None,
                 token_expires_at=minted.expires_at if minted else None,
-                manifest=case.body.decode("utf-8"),
+                manifest=case.text,
             ),
             expected_facts=facts if decision.allow else None,
         )

@@ -23,7 +23,7 @@ def _age_ns(observed_at: str, now_ns: int) -> int:
 
 def build_policy_input(
     *,
-    document: Mapping[str, Any],
+    manifest_text: str,
     manifest: Manifest,
     digest: str,
     statuses: Sequence[SignatureStatus],
@@ -31,6 +31,12 @@ def build_policy_input(
     store_facts: Mapping[str, Any] | None = None,
 ) -> str:
     """The policy input as compact JSON text (what engines take).
+
+    ``manifest_text`` is the manifest exactly as received, already parsed as
+    strict I-JSON and validated as ``manifest``: it goes into the input as it
+    is, so a large manifest is not serialised a second time. (The two agree:
+    strict I-JSON has no duplicate names or out-of-range numbers for another
+    parser to read differently.)
 
     ``store_facts`` is ``{"history": ..., "holds": [...]}`` from the store
     (:func:`release_gate.store.facts.read_facts`); absent, the packet has no
@@ -40,8 +46,7 @@ def build_policy_input(
     holds: list[Any] = []
     if store_facts is not None:
         history, holds = store_facts["history"], store_facts["holds"]
-    value = {
-        "manifest": document,
+    rest = {
         "manifest_digest": digest,
         "evaluated_at": format_ns(now_ns),
         "facts": {
@@ -51,4 +56,5 @@ def build_policy_input(
             "holds": holds,
         },
     }
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    rest_text = json.dumps(rest, ensure_ascii=False, separators=(",", ":"))
+    return '{"manifest":' + manifest_text + "," + rest_text[1:]
