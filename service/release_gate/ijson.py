@@ -70,6 +70,63 @@ _DECODER = json.JSONDecoder(
 )
 
 
+class _Pairs(list[tuple[str, Any]]):
+    """An object's members as parsed, duplicates kept (the error-locating parse)."""
+
+
+class _Bad:
+    """A number or constant the strict parse refuses (the error-locating parse)."""
+
+
+def _lenient(check: Any) -> Any:
+    def hook(text: str) -> Any:
+        try:
+            return check(text)
+        except _Reject:
+            return _Bad()
+
+    return hook
+
+
+_LOCATOR = json.JSONDecoder(
+    object_pairs_hook=_Pairs,
+    parse_int=_lenient(_int),
+    parse_float=_lenient(_float),
+    parse_constant=_lenient(_constant),
+)
+
+
+def _first_problem(node: Any, path: list[str | int]) -> list[str | int] | None:
+    """Where the strict parse stopped: children before their object, as the decoder goes."""
+    if isinstance(node, _Bad):
+        return path
+    if isinstance(node, _Pairs):
+        for key, value in node:
+            found = _first_problem(value, [*path, key])
+            if found is not None:
+                return found
+        seen: set[str] = set()
+        for key, _ in node:
+            if key in seen:
+                return [*path, key]
+            seen.add(key)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found = _first_problem(value, [*path, index])
+            if found is not None:
+                return found
+    return None
+
+
+def _locate(text: str) -> str:
+    """The pointer of the member or number the strict parse refused; "" if not found."""
+    try:
+        found = _first_problem(_LOCATOR.decode(text), [])
+    except (ValueError, RecursionError):
+        return ""
+    return "" if found is None else _pointer(found)
+
+
 def _pointer(parts: list[str | int]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
@@ -139,7 +196,8 @@ def parse_ijson(body: bytes, *, max_depth: int) -> Any:
     try:
         value = _DECODER.decode(text)
     except _Reject as exc:
-        raise BadRequest(f"not I-JSON: {exc}", errors=(FieldError("", str(exc)),)) from exc
+        errors = (FieldError(_locate(text), str(exc)),)
+        raise BadRequest(f"not I-JSON: {exc}", errors=errors) from exc
     except RecursionError as exc:
         detail = f"nesting deeper than {max_depth} levels"
         raise BadRequest(detail, errors=(FieldError("", detail),)) from exc

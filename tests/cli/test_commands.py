@@ -452,6 +452,35 @@ class TestVerify:
         code, _ = run("verify", token, "--lane", LANE, "--packet-digest", digest, "--jwks", jwks)
         assert code == 2
 
+    @pytest.mark.parametrize(
+        "option",
+        [
+            ("--packet-digest", "notadigest"),
+            ("--packet-digest", "sha256:" + "A" * 64),
+            ("--packet-digest", "sha256:abc"),
+            ("--lane", ""),
+        ],
+        ids=["not-a-digest", "uppercase-hex", "short", "empty-lane"],
+    )
+    def test_malformed_lane_or_digest_is_usage_error_2(
+        self,
+        gate_env: dict[str, str],
+        minted: tuple[str, str],
+        jwks_file: Path,
+        capsys: pytest.CaptureFixture[str],
+        option: tuple[str, str],
+    ) -> None:
+        """As /v1/verify answers 422: nothing is verified, and stdout has no reason code."""
+        token, digest = minted
+        options = {"--lane": LANE, "--packet-digest": digest, "--jwks": str(jwks_file)}
+        options[option[0]] = option[1]
+        capsys.readouterr()
+        code = main(["verify", token, *(x for kv in options.items() for x in kv)])
+        captured = capsys.readouterr()
+        assert code == 2
+        assert captured.out == ""
+        assert option[0] in captured.err
+
     def test_missing_required_option_is_usage_error_2(self, run: Run) -> None:
         with pytest.raises(SystemExit, match="2"):
             run("verify", "a.b.c", "--lane", LANE)

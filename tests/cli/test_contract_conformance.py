@@ -93,7 +93,14 @@ class TestMalformedEnvironment:
         "argv",
         [
             ("evaluate", "MANIFEST", "--now", "2026-11-26T09:00:00Z"),
-            ("verify", "a.b.c", "--lane", "exec-customer-review", "--packet-digest", "sha256:00"),
+            (
+                "verify",
+                "a.b.c",
+                "--lane",
+                "exec-customer-review",
+                "--packet-digest",
+                "sha256:" + "0" * 64,
+            ),
             ("test",),
         ],
         ids=["evaluate", "verify", "test"],

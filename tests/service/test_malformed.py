@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from release_gate.app import create_app
 from release_gate.config import Settings
 from release_gate.runtime import Runtime, build_runtime
-from tests.service._support import Build, assert_refused, dumps, evaluate, post_raw
+from tests.service._support import Build, assert_problem, assert_refused, dumps, evaluate, post_raw
 
 Mutate = Callable[[dict[str, Any]], None]
 
@@ -108,6 +108,33 @@ class TestNotIJson:
         problem = assert_refused(client, runtime, b"{", 400)
         assert problem["errors"][0]["pointer"] == ""
 
+    @pytest.mark.parametrize(
+        ("body", "pointer"),
+        [
+            (b'{"packet": {"revision": 7, "revision": 7}}', "/packet/revision"),
+            (b'{"evidence": [{"id": "EV-1"}, {"ref": "a", "ref": "b"}]}', "/evidence/1/ref"),
+            (b'{"a/b": {"k~": 1, "k~": 2}}', "/a~1b/k~0"),
+            (b'{"a": 1, "a": {"b": NaN}}', "/a/b"),
+            (b'{"packet": {"revision": Infinity}}', "/packet/revision"),
+            (b'{"packet": {"revision": 1e400}}', "/packet/revision"),
+            (b'{"objections": [0, -9007199254740992]}', "/objections/1"),
+        ],
+        ids=[
+            "duplicate",
+            "duplicate-in-array",
+            "escaped",
+            "first-problem-first",
+            "infinity",
+            "overflow",
+            "out-of-range-int",
+        ],
+    )
+    def test_400_points_at_the_member_or_number(
+        self, client: TestClient, runtime: Runtime, body: bytes, pointer: str
+    ) -> None:
+        problem = assert_refused(client, runtime, body, 400)
+        assert problem["errors"][0]["pointer"] == pointer
+
     def test_revision_of_2_pow_53_is_not_ijson(
         self, client: TestClient, runtime: Runtime, build: Build
     ) -> None:
@@ -198,6 +225,31 @@ class TestMediaType:
         self, client: TestClient, runtime: Runtime, build: Build, content_type: str | None
     ) -> None:
         assert_refused(client, runtime, dumps(build()), 415, content_type=content_type)
+
+    @pytest.mark.parametrize("coding", ["gzip", "br", "deflate", "identity, gzip", "x-custom"])
+    def test_encoded_body_is_415(
+        self, client: TestClient, runtime: Runtime, build: Build, coding: str
+    ) -> None:
+        """Even a body that is plain JSON: the header says it is not, so it is not read."""
+        assert runtime.store is not None
+        before = runtime.store.count()
+        response = client.post(
+            "/v1/evaluate",
+            content=dumps(build()),
+            headers={"content-type": "application/json", "content-encoding": coding},
+        )
+        problem = assert_problem(response, 415)
+        assert "Content-Encoding" in problem["detail"]
+        assert runtime.store.count() == before
+
+    def test_identity_encoding_is_read(self, client: TestClient, build: Build) -> None:
+        response = client.post(
+            "/v1/evaluate",
+            content=dumps(build()),
+            headers={"content-type": "application/json", "content-encoding": "identity"},
+        )
+        assert response.status_code == 200
+        assert response.json()["allow"] is True
 
     @pytest.mark.parametrize(
         "content_type",

@@ -1,4 +1,4 @@
-"""Reading a JSON request body: media type (415), size (413), then raw bytes.
+"""Reading a JSON request body: media type and content coding (415), size (413), then raw bytes.
 
 The I-JSON checks (400) happen in :mod:`release_gate.ijson`, on the bytes.
 """
@@ -10,7 +10,7 @@ from starlette.requests import ClientDisconnect
 
 from release_gate.errors import BadRequest, FieldError, PayloadTooLarge, UnsupportedMediaType
 
-__all__ = ["check_media_type", "read_body"]
+__all__ = ["check_content_encoding", "check_media_type", "read_body"]
 
 
 def check_media_type(content_type: str | None) -> None:
@@ -35,9 +35,20 @@ def check_media_type(content_type: str | None) -> None:
                 raise UnsupportedMediaType(f"charset {charset!r} is not UTF-8")
 
 
+def check_content_encoding(content_encoding: str | None) -> None:
+    """Only an unencoded body: a compressed one would be read as if it were plain (415)."""
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
+    unsupported = [c for c in codings if c != "identity"]
+    if unsupported:
+        raise UnsupportedMediaType(
+            f"Content-Encoding {', '.join(unsupported)} is not supported; send the body unencoded"
+        )
+
+
 async def read_body(request: Request, *, max_bytes: int) -> bytes:
     """The body, refused early (413) when it is over ``max_bytes``."""
     check_media_type(request.headers.get("content-type"))
+    check_content_encoding(request.headers.get("content-encoding"))
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():

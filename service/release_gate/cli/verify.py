@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from typing import Any
@@ -61,7 +62,20 @@ def _configured_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
     return {jwk_thumbprint(k): k for k in keys}
 
 
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
 def _run(args: argparse.Namespace) -> int:
+    if not _DIGEST.fullmatch(args.packet_digest):
+        # A usage error, as /v1/verify answers 422: no token can bind such a digest.
+        sys.stderr.write(
+            f"release-gate verify: --packet-digest must be sha256:<64 lowercase hex digits>, "
+            f"got {args.packet_digest!r}\n"
+        )
+        return EXIT_ERROR
+    if not args.lane:
+        sys.stderr.write("release-gate verify: --lane must not be empty\n")
+        return EXIT_ERROR
     try:
         settings = settings_from(args)
         raw = read_file("-").decode() if args.token == _STDIN else args.token
