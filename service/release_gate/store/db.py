@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from release_gate.errors import ServiceUnavailable
@@ -59,12 +59,28 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _sqlite_directory(parsed: URL) -> Path | None:
+    """The directory a plain SQLite file path needs; ``None`` for memory and URI forms.
+
+    A URI (``sqlite:///file:/path?mode=ro&uri=true``) is the operator's exact
+    instruction (read-only, shared cache...): nothing is created for it, and
+    ``file:/path`` is not a relative directory to make.
+    """
+    database = parsed.database
+    if not database or database == ":memory:":
+        return None
+    if database.startswith("file:") or str(parsed.query.get("uri", "")).lower() == "true":
+        return None
+    return Path(database).parent
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get their directory, WAL and ``FULL`` sync."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        directory = _sqlite_directory(parsed)
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
