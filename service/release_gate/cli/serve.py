@@ -11,7 +11,6 @@ from release_gate.app import create_app
 from release_gate.cli._common import EXIT_ERROR, add_policies_flag, settings_from
 from release_gate.errors import GateError
 from release_gate.logs import configure_logging
-from release_gate.production import auth_enabled
 from release_gate.runtime import build_runtime, freeze_startup_heap
 from release_gate.server import run_server
 
@@ -48,8 +47,6 @@ def _run(args: argparse.Namespace) -> int:
         logger.error("release-gate cannot start: %s", exc.detail)
         sys.stderr.write(f"release-gate serve: {exc.detail}\n")
         return EXIT_ERROR
-    if not auth_enabled(settings):
-        logger.warning("INSECURE: API authentication is off (RELEASE_GATE_API_KEYS unset)")
     freeze_startup_heap()
     try:
         run_server(create_app(settings, runtime=runtime), settings=settings, drain=runtime.drain)
