@@ -83,13 +83,76 @@ class TestDecisionList:
         expected = (name == "since") == when.startswith("0001")
         assert len(response.json()["items"]) == (1 if expected else 0)
 
-    @pytest.mark.parametrize("before", [2**63, 10**30])
-    def test_forged_cursor_beyond_any_seq_is_400(self, gate: TestClient, before: int) -> None:
-        raw = json.dumps({"v": 1, "before": before}, separators=(",", ":")).encode()
-        cursor = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-        response = gate.get("/v1/decisions", params={"cursor": cursor})
+    def test_cursor_is_bound_to_the_filters_that_issued_it(
+        self, gate: TestClient, make_manifest: ManifestFactory
+    ) -> None:
+        _seed(gate, make_manifest)
+        cursor = _first_cursor(gate, {"lane": LANE})
+        same = gate.get("/v1/decisions", params={"lane": LANE, "limit": 1, "cursor": cursor})
+        assert same.status_code == 200
+        other = gate.get("/v1/decisions", params={"outcome": "allow", "cursor": cursor})
+        assert other.status_code == 400
+        assert "other filters" in other.json()["detail"]
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"before": 2**63},
+            {"before": 10**30},
+            {"before": 0},
+            {"before": True},
+            {"v": True},
+            {"v": 1},
+            {"extra": 1},
+            {"q": None},
+        ],
+        ids=[
+            "2^63",
+            "10^30",
+            "zero",
+            "bool-before",
+            "bool-version",
+            "old-version",
+            "extra",
+            "no-filters",
+        ],
+    )
+    def test_altered_cursor_is_400(
+        self,
+        gate: TestClient,
+        make_manifest: ManifestFactory,
+        change: dict[str, object],
+    ) -> None:
+        _seed(gate, make_manifest)
+        value = _decode_cursor(_first_cursor(gate, {}))
+        value.update(change)
+        if change == {"q": None}:
+            del value["q"]
+        response = gate.get("/v1/decisions", params={"cursor": _encode_cursor(value)})
+        assert response.status_code == 400, response.text
+        assert response.json()["type"].endswith("invalid-cursor")
+
+    def test_overlong_cursor_is_400_not_422(self, gate: TestClient) -> None:
+        response = gate.get("/v1/decisions", params={"cursor": "A" * 300})
         assert response.status_code == 400
         assert response.json()["type"].endswith("invalid-cursor")
+
+
+def _first_cursor(gate: TestClient, params: dict[str, str]) -> str:
+    cursor = gate.get("/v1/decisions", params={**params, "limit": 1}).json()["next_cursor"]
+    assert isinstance(cursor, str)
+    return cursor
+
+
+def _decode_cursor(cursor: str) -> dict[str, object]:
+    value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    assert isinstance(value, dict)
+    return value
+
+
+def _encode_cursor(value: dict[str, object]) -> str:
+    raw = json.dumps(value, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 class TestDecisionGet:

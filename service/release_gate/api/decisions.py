@@ -63,7 +63,7 @@ async def decisions(
     since: str | None = None,
     until: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=256)] = None,
+    cursor: str | None = None,  # checked by the store: any bad cursor is a 400
 ) -> dict[str, Any]:
     """Decisions, newest first; ``next_cursor`` is null on the last page."""
     query = DecisionQuery(

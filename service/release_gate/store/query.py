@@ -1,14 +1,18 @@
 """Listing the decision log: filters and opaque cursor pagination, newest first.
 
-A cursor is ``base64url(JSON {"v": 1, "before": seq})``: stable while new
-decisions are appended (they get higher ``seq`` values). Callers treat it as
-opaque; a cursor that does not decode is a :class:`InvalidCursor` (400).
+A cursor is ``base64url(JSON {"v": 2, "before": seq, "q": <filters' hash>})``:
+stable while new decisions are appended (they get higher ``seq`` values), and
+bound to the filters of the query that issued it. Callers treat it as opaque.
+A cursor that does not decode exactly, or was issued for other filters, is an
+:class:`InvalidCursor` (400). It is a position, not a secret: anyone who may
+list decisions may start at any position.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -51,22 +55,51 @@ class DecisionPage:
 _INT64_MAX = 2**63 - 1
 
 
-def _encode(seq: int) -> str:
-    raw = json.dumps({"v": 1, "before": seq}, separators=(",", ":")).encode()
+_CURSOR_VERSION = 2
+_MAX_CURSOR_LENGTH = 256
+
+
+def _filters_hash(query: DecisionQuery) -> str:
+    """What a cursor is bound to: every filter, not the page size."""
+    filters = [
+        query.packet_id,
+        query.revision,
+        query.lane,
+        query.allow,
+        query.since_ns,
+        query.until_ns,
+    ]
+    return hashlib.sha256(json.dumps(filters).encode()).hexdigest()[:16]
+
+
+def _encode(seq: int, query: DecisionQuery) -> str:
+    value = {"v": _CURSOR_VERSION, "before": seq, "q": _filters_hash(query)}
+    raw = json.dumps(value, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def _decode(cursor: str) -> int:
+def _invalid(detail: str) -> InvalidCursor:
+    return InvalidCursor(detail, errors=(FieldError("", f"invalid cursor: {detail}"),))
+
+
+def _decode(cursor: str, query: DecisionQuery) -> int:
+    """The ``seq`` a cursor of this query starts before; :class:`InvalidCursor` otherwise."""
+    if len(cursor) > _MAX_CURSOR_LENGTH:
+        raise _invalid("the cursor is not one this gate issued")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        before = value["before"]
-        if value.get("v") != 1 or type(before) is not int or not 1 <= before <= _INT64_MAX:
-            raise ValueError("not a cursor")
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeError) as exc:
-        raise InvalidCursor(
-            "the cursor is not one this gate issued", errors=(FieldError("", "invalid cursor"),)
-        ) from exc
+    except (ValueError, binascii.Error, UnicodeError) as exc:
+        raise _invalid("the cursor is not one this gate issued") from exc
+    if not isinstance(value, dict) or set(value) != {"v", "before", "q"}:
+        raise _invalid("the cursor is not one this gate issued")
+    before, version = value["before"], value["v"]
+    if type(version) is not int or version != _CURSOR_VERSION:
+        raise _invalid("the cursor is not one this gate issued")
+    if type(before) is not int or not 1 <= before <= _INT64_MAX:
+        raise _invalid("the cursor is not one this gate issued")
+    if value["q"] != _filters_hash(query):
+        raise _invalid("the cursor was issued for other filters; start from the first page")
     return before
 
 
@@ -91,7 +124,7 @@ def _filtered(query: DecisionQuery) -> Select[DecisionRow]:
     if query.until_ns is not None:
         conditions.append(DecisionRow.evaluated_at_ns < _int64(query.until_ns))
     if query.cursor is not None:
-        conditions.append(DecisionRow.seq < _decode(query.cursor))
+        conditions.append(DecisionRow.seq < _decode(query.cursor, query))
     stmt = select(DecisionRow).where(*conditions)
     return stmt.order_by(DecisionRow.seq.desc()).limit(query.limit + 1)
 
@@ -105,5 +138,5 @@ def list_decisions(db: Database, query: DecisionQuery) -> DecisionPage:
         raise StoreUnavailable("the decision store cannot be read") from exc
     more = len(rows) > query.limit
     rows = rows[: query.limit]
-    cursor = _encode(rows[-1].seq) if more and rows else None
+    cursor = _encode(rows[-1].seq, query) if more and rows else None
     return DecisionPage([DecisionRecord.from_row(r) for r in rows], cursor)
