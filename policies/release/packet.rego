@@ -47,9 +47,10 @@ authentic if {
 # METADATA
 # title: Superseded packet revision
 # description: >-
-#   A newer revision of the packet is already approved for this lane, or the
-#   manifest's supersedes_revision does not name the latest approved revision,
-#   or an approved revision number is presented with a different digest.
+#   A newer revision of the packet is already approved for this lane, or a
+#   revision above the latest approved one has a supersedes_revision that does
+#   not name it. Only for a manifest whose every signature verifies; the same
+#   revision may be approved again (each token binds its packet digest).
 # custom:
 #   code: packet.superseded
 #   failure_msg: "revision %v of packet %s is superseded in lane %s: %s"
