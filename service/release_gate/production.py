@@ -7,7 +7,8 @@ Each check returns a problem that names its fix. The gate refuses to start
 - a private key file is readable or writable by its group or by others;
 - API authentication is off (``RELEASE_GATE_API_KEYS`` unset);
 - the decision store is SQLite (one file, one host: not a production store);
-- the trust store or the signing key is one of the published demo keys.
+- the trust store, the signing key or a retired key is one of the published
+  demo keys.
 
 The demo keys are recognised by their public halves, listed below: the
 private halves are public in ``manifests/examples/keys/`` (a test checks that
@@ -56,12 +57,23 @@ def auth_enabled(settings: Settings) -> bool:
     return settings.api_keys is not None
 
 
+def _holds_private_key(path: Path) -> bool:
+    try:
+        return b"PRIVATE KEY" in path.read_bytes()
+    except OSError:
+        return True  # unreadable: _permission_problems reports it
+
+
 def _key_files(settings: Settings) -> list[Path]:
+    """Files holding private key material: the active key and any retired file that is
+    a private key (a retired key should be its public half, but a copied private key
+    must be as protected as the active one)."""
     if settings.keys_dir is not None:
         from release_gate.keyring import load_keyring
 
         return [load_keyring(settings.keys_dir).active.path]
-    return [settings.signing_key_file] if settings.signing_key_file is not None else []
+    active = [settings.signing_key_file] if settings.signing_key_file is not None else []
+    return active + [p for p in settings.retired_key_files if _holds_private_key(p)]
 
 
 def _permission_problems(paths: Iterable[Path]) -> list[str]:
@@ -111,8 +123,17 @@ def settings_problems(settings: Settings) -> list[str]:
     return problems + _store_problem(settings)
 
 
-def governance_problems(governance: Governance, *, signing_key: Ed25519PublicKey) -> list[str]:
-    """Demo keys in the trust store, or a demo key as the gate's own signing key."""
+def governance_problems(
+    governance: Governance,
+    *,
+    signing_key: Ed25519PublicKey,
+    retired_keys: Iterable[Ed25519PublicKey] = (),
+) -> list[str]:
+    """Demo keys in the trust store, or a demo key among the gate's own keys.
+
+    A retired key counts too: the JWKS publishes it, so a token forged with the
+    demo private key would verify.
+    """
     problems = []
     for subject, record in sorted(governance.signers.items()):
         for key in record.keys:
@@ -124,6 +145,11 @@ def governance_problems(governance: Governance, *, signing_key: Ed25519PublicKey
                 )
     if public_jwk(signing_key, kid="-")["x"] in DEMO_PUBLIC_KEYS:
         problems.append("the signing key is a published demo key: make one with `keys rotate`")
+    if any(public_jwk(key, kid="-")["x"] in DEMO_PUBLIC_KEYS for key in retired_keys):
+        problems.append(
+            "a retired key (RELEASE_GATE_RETIRED_KEY_FILES or the key ring's retired list) "
+            "is a published demo key, which the JWKS would publish: remove it"
+        )
     return problems
 
 

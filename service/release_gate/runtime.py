@@ -213,7 +213,11 @@ def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
     if production:
         try:
             check_production(
-                governance_problems(runtime.governance, signing_key=keyring.active.public_key)
+                governance_problems(
+                    runtime.governance,
+                    signing_key=keyring.active.public_key,
+                    retired_keys=[key.public_key for key in keyring.retired],
+                )
             )
         except GateError:
             runtime.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from release_gate.auth import generate_key, hash_key
@@ -118,6 +119,54 @@ class TestProductionRefusals:
         )
         with pytest.raises(ConfigurationError, match="signing key is a published demo key"):
             build_runtime(settings)
+
+    def test_refuses_a_demo_key_as_retired_key(
+        self, tmp_path: Path, trust: PrivateTrust, postgres_url: str
+    ) -> None:
+        """The JWKS would publish it, and a token forged with its public private half would
+        verify."""
+        migrate(postgres_url)
+        retired = tmp_path / "demo-retired.pem"
+        shutil.copy(DEMO_KEYS / "dana-whitfield.demo-key.pem", retired)
+        os.chmod(retired, 0o600)
+        settings = _production(
+            tmp_path, trust.policies, retired_key_files=(retired,), database_url=postgres_url
+        )
+        with pytest.raises(ConfigurationError, match=r"retired key .* published demo key"):
+            build_runtime(settings)
+
+    def test_refuses_a_readable_private_key_as_retired_key(
+        self, tmp_path: Path, trust: PrivateTrust
+    ) -> None:
+        retired = tmp_path / "old.pem"
+        write_private_key(retired, Ed25519PrivateKey.generate(), force=False)
+        os.chmod(retired, 0o644)
+        settings = _production(tmp_path, trust.policies, retired_key_files=(retired,))
+        with pytest.raises(ConfigurationError, match=r"old\.pem is accessible.*chmod 600"):
+            build_runtime(settings)
+
+    def test_a_readable_public_retired_key_is_fine(
+        self, tmp_path: Path, trust: PrivateTrust, postgres_url: str
+    ) -> None:
+        migrate(postgres_url)
+        public = tmp_path / "old.pub.pem"
+        public.write_bytes(
+            Ed25519PrivateKey.generate()
+            .public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        os.chmod(public, 0o644)
+        settings = _production(
+            tmp_path, trust.policies, retired_key_files=(public,), database_url=postgres_url
+        )
+        runtime = build_runtime(settings)
+        try:
+            assert runtime.gate is not None
+            assert len(runtime.keyring.retired) == 1
+        finally:
+            runtime.close()
 
     def test_starts_when_everything_is_safe(
         self, tmp_path: Path, trust: PrivateTrust, postgres_url: str
