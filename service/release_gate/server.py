@@ -6,7 +6,8 @@ while the listener stays open for ``RELEASE_GATE_DRAIN_SECONDS``. Then uvicorn
 closes the listener and waits (up to ``timeout_graceful_shutdown``) for
 in-flight requests, so an evaluation already running finishes, is recorded
 and is answered. A second SIGTERM, or SIGINT, stops at once (in-flight
-requests still get uvicorn's graceful wait).
+requests still get uvicorn's graceful wait). After SIGTERM the process exits
+0, with or without a drain.
 """
 
 from __future__ import annotations
@@ -41,13 +42,17 @@ class GracefulServer(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # A signal handler: set flags only (no logging, no I/O).
-        first_term = sig == signal.SIGTERM and not self._drain.active
-        if sig == signal.SIGTERM:
-            self._drain.active = True
-        if first_term and self._drain_seconds > 0:
-            self._drain_until = time.monotonic() + self._drain_seconds
+        if sig != signal.SIGTERM:
+            super().handle_exit(sig, frame)  # SIGINT: uvicorn's own behaviour
             return
-        super().handle_exit(sig, frame)
+        # SIGTERM is the orchestrator's "stop": handled here, not passed to uvicorn,
+        # which would raise it again once stopped and so exit 143 instead of 0.
+        first = not self._drain.active
+        self._drain.active = True
+        if first and self._drain_seconds > 0:
+            self._drain_until = time.monotonic() + self._drain_seconds
+        else:  # no drain configured, or a second SIGTERM: stop now (in-flight still finish)
+            self.should_exit = True
 
     async def on_tick(self, counter: int) -> bool:
         if self._drain_until is not None and not self.should_exit:

@@ -83,3 +83,49 @@ class TestGracefulShutdown:
         about = [line for line in lines if line.get("request_id") == "in-flight-1"]
         assert about, "the in-flight request left no log line"
         assert all(line.get("decision_id") == decision["decision_id"] for line in about)
+
+    @pytest.mark.parametrize(
+        ("drain", "signals"), [("0", 1), ("30", 2)], ids=["no-drain", "second-sigterm"]
+    )
+    def test_sigterm_exits_0_and_the_in_flight_evaluation_is_recorded(
+        self,
+        tmp_path: Path,
+        signing_key_file: Path,
+        make_manifest: ManifestFactory,
+        drain: str,
+        signals: int,
+    ) -> None:
+        """uvicorn raises a captured signal again once stopped (exit 143); the gate must not."""
+        port = free_port()
+        database = tmp_path / "decisions.db"
+        env = base_env(
+            RELEASE_GATE_POLICIES=str(POLICIES),
+            RELEASE_GATE_SIGNING_KEY_FILE=str(signing_key_file),
+            RELEASE_GATE_DATABASE_URL=f"sqlite:///{database}",
+            RELEASE_GATE_PORT=str(port),
+            RELEASE_GATE_DRAIN_SECONDS=drain,
+            SLOW_GATE_SECONDS="1.0",
+        )
+        gate = GateProcess(
+            argv=[sys.executable, "-m", "tests.deploy._slow_gate"],
+            env=env,
+            port=port,
+            log_dir=tmp_path,
+        )
+        in_flight: dict[str, httpx.Response] = {}
+        with gate:
+            worker = threading.Thread(
+                target=lambda: in_flight.update(response=_post(gate.url, make_manifest()))
+            )
+            worker.start()
+            time.sleep(0.4)
+            for _ in range(signals):
+                gate.signal(signal.SIGTERM)
+                time.sleep(0.1)
+            worker.join(timeout=20)
+            assert gate.wait(timeout=20) == 0
+        decision = in_flight["response"].json()
+        assert decision["allow"] is True
+        with sqlite3.connect(database) as db:
+            rows = db.execute("select decision_id from decisions").fetchall()
+        assert rows == [(decision["decision_id"],)]
