@@ -8,9 +8,12 @@ A key ring is a directory (``RELEASE_GATE_KEYS_DIR``) holding ``keys.json``::
 
 ``release-gate keys rotate`` writes a new active key (PKCS#8, 0600), keeps only
 the *public* half of the key it retires (the private half is deleted once the
-new index is committed), and records when it retired. A retired key stays in
-the JWKS and in ``/v1/verify`` until the last token it could have signed has
-expired: ``retired_at + max token TTL + leeway``. After that it is dropped, and
+new index is committed), and records when it retires: ``retired_at`` is the
+rotation time plus the roll allowance (``--roll-seconds``, default 600), by
+when every replica must have restarted with the new key, since replicas not
+yet rolled keep signing with the old one. A retired key stays in the JWKS and
+in ``/v1/verify`` until the last token it could have signed has expired:
+``retired_at + max token TTL + leeway``. After that it is dropped, and
 a token it signed fails with ``token.unknown_kid``.
 
 Keys from ``RELEASE_GATE_RETIRED_KEY_FILES`` carry no retirement time: they
@@ -35,9 +38,11 @@ from release_gate.keys import SigningKey, load_private_key, load_public_key, wri
 from release_gate_client.jwk import jwk_thumbprint
 
 __all__ = [
+    "DEFAULT_ROLL_SECONDS",
     "INDEX_NAME",
     "KEYRING_FORMAT",
     "LEEWAY_SECONDS",
+    "MAX_ROLL_SECONDS",
     "MAX_TOKEN_TTL_SECONDS",
     "KeyRing",
     "RetiredKey",
@@ -157,12 +162,23 @@ def _write_index(directory: Path, index: dict[str, Any]) -> None:
     os.replace(tmp, directory / INDEX_NAME)
 
 
-def rotate(directory: Path, *, now: int | None = None) -> Rotation:
+#: Default time allowed to roll every replica onto the new key after a rotation.
+DEFAULT_ROLL_SECONDS = 600
+MAX_ROLL_SECONDS = 86400
+
+
+def rotate(
+    directory: Path, *, now: int | None = None, roll_seconds: int = DEFAULT_ROLL_SECONDS
+) -> Rotation:
     """Make a new active key; retire the current one (public half only); prune expired ones.
 
-    Safe to re-run: the index is replaced atomically and written before the old
-    private key is deleted. A missing index starts a new key ring.
+    The old key is recorded as retired at ``now + roll_seconds``: replicas not
+    yet restarted still sign with it until then. Safe to re-run: the index is
+    replaced atomically and written before the old private key is deleted. A
+    missing index starts a new key ring.
     """
+    if not 0 <= roll_seconds <= MAX_ROLL_SECONDS:
+        raise ConfigurationError(f"roll allowance must be 0-{MAX_ROLL_SECONDS} s")
     now = int(time.time()) if now is None else now
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     exists = (directory / INDEX_NAME).exists()
@@ -180,7 +196,9 @@ def rotate(directory: Path, *, now: int | None = None) -> Rotation:
         old = load_private_key(old_private)
         retired_kid = old.kid
         _write_public(directory / f"{old.kid}.pub.pem", old.public_key)
-        retired_entries.append({"kid": old.kid, "file": f"{old.kid}.pub.pem", "retired_at": now})
+        retired_entries.append(
+            {"kid": old.kid, "file": f"{old.kid}.pub.pem", "retired_at": now + roll_seconds}
+        )
     horizon = now - MAX_TOKEN_TTL_SECONDS - LEEWAY_SECONDS
     keep = [e for e in retired_entries if int(e.get("retired_at", now)) > horizon]
     pruned = [e for e in retired_entries if e not in keep]

@@ -22,7 +22,16 @@ import pytest
 
 from release_gate.app import create_app
 from release_gate.config import Settings
-from release_gate.keyring import INDEX_NAME, LEEWAY_SECONDS, MAX_TOKEN_TTL_SECONDS, rotate
+from release_gate.errors import ConfigurationError
+from release_gate.keyring import (
+    DEFAULT_ROLL_SECONDS,
+    INDEX_NAME,
+    LEEWAY_SECONDS,
+    MAX_ROLL_SECONDS,
+    MAX_TOKEN_TTL_SECONDS,
+    load_keyring,
+    rotate,
+)
 from release_gate.runtime import Runtime, build_runtime
 from release_gate_client import JWKSFetcher, UnknownKid, verify_token
 from tests.deploy._support import CountingApp, ThreadedServer
@@ -113,11 +122,38 @@ class TestKeyRing:
         assert stat.S_IMODE(active.stat().st_mode) == 0o600
 
     def test_rotation_prunes_keys_past_the_ttl_cap(self, keys_dir: Path) -> None:
-        old = rotate(keys_dir).retired_kid
+        old = rotate(keys_dir, roll_seconds=0).retired_kid
         _age_retirements(keys_dir, MAX_TOKEN_TTL_SECONDS + LEEWAY_SECONDS + 1)
         result = rotate(keys_dir)
         assert result.pruned == (old,)
         assert not (keys_dir / f"{old}.pub.pem").exists()
+
+    def test_old_key_retires_after_the_roll_allowance(self, keys_dir: Path) -> None:
+        """Replicas not yet restarted keep signing with the old key: it retires only when
+        the roll allowance ends, and its window counts from there."""
+        first = json.loads((keys_dir / INDEX_NAME).read_text())["active"]["kid"]
+        rotate(keys_dir, now=1_800_000_000)
+        retired = json.loads((keys_dir / INDEX_NAME).read_text())["retired"]
+        assert retired == [
+            {
+                "kid": first,
+                "file": f"{first}.pub.pem",
+                "retired_at": 1_800_000_000 + DEFAULT_ROLL_SECONDS,
+            }
+        ]
+        ring = load_keyring(keys_dir)
+        lane_ttl = 900
+        last_token_from_a_slow_replica = 1_800_000_000 + DEFAULT_ROLL_SECONDS - 1
+        still = last_token_from_a_slow_replica + lane_ttl + LEEWAY_SECONDS
+        assert first in ring.verification_keys(still, max_token_ttl=lane_ttl)
+        assert first not in ring.verification_keys(still + 1, max_token_ttl=lane_ttl)
+
+    @pytest.mark.parametrize("seconds", [-1, MAX_ROLL_SECONDS + 1])
+    def test_roll_allowance_out_of_range_is_refused(self, keys_dir: Path, seconds: int) -> None:
+        before = (keys_dir / INDEX_NAME).read_bytes()
+        with pytest.raises(ConfigurationError, match="roll allowance"):
+            rotate(keys_dir, roll_seconds=seconds)
+        assert (keys_dir / INDEX_NAME).read_bytes() == before
 
 
 class TestRotationEndToEnd:
@@ -150,7 +186,7 @@ class TestRotationEndToEnd:
     ) -> None:
         restartable, _, url = gate
         old_token, digest = _approve(url, make_manifest)
-        rotate(keys_dir)
+        rotate(keys_dir, roll_seconds=0)
         lane_ttl = restartable.runtimes[-1].max_token_ttl()
         _age_retirements(keys_dir, lane_ttl + LEEWAY_SECONDS - 5)
         restartable.restart()
@@ -239,7 +275,7 @@ class TestForeignJose:
         node = _node_jose()
         restartable, _, url = gate
         old_token, digest = _approve(url, make_manifest)
-        rotate(keys_dir)
+        rotate(keys_dir, roll_seconds=0)
         restartable.restart()
         new_token, _ = _approve(url, make_manifest)
         jwks = httpx.get(url + "/.well-known/jwks.json").json()

@@ -12,7 +12,14 @@ from typing import Any
 
 from release_gate.cli._common import print_json, print_problem
 from release_gate.errors import GateError
-from release_gate.keyring import LEEWAY_SECONDS, MAX_TOKEN_TTL_SECONDS, load_keyring, rotate
+from release_gate.keyring import (
+    DEFAULT_ROLL_SECONDS,
+    LEEWAY_SECONDS,
+    MAX_ROLL_SECONDS,
+    MAX_TOKEN_TTL_SECONDS,
+    load_keyring,
+    rotate,
+)
 
 __all__ = ["add_parser"]
 
@@ -47,6 +54,15 @@ def add_parser(subparsers: Any) -> None:
         "result. Creates the key ring when DIR has none.",
     )
     _dir_arg(rotate_parser)
+    rotate_parser.add_argument(
+        "--roll-seconds",
+        type=int,
+        default=DEFAULT_ROLL_SECONDS,
+        metavar="N",
+        help="time allowed to restart every replica with the new key; the old key is "
+        "recorded as retired N s from now, since replicas not yet restarted keep signing "
+        f"with it (0-{MAX_ROLL_SECONDS}, default {DEFAULT_ROLL_SECONDS})",
+    )
     rotate_parser.set_defaults(func=_rotate)
     show_parser = commands.add_parser("show", help="print the key ring (public data only)")
     _dir_arg(show_parser)
@@ -55,7 +71,7 @@ def add_parser(subparsers: Any) -> None:
 
 def _rotate(args: argparse.Namespace) -> int:
     try:
-        result = rotate(args.dir)
+        result = rotate(args.dir, roll_seconds=args.roll_seconds)
     except (GateError, OSError) as exc:
         return print_problem(exc if isinstance(exc, GateError) else GateError(str(exc)), status=400)
     print_json(
