@@ -349,6 +349,25 @@ class TestOpaEngineStatus:
         assert (status.ready, status.extra["revision"]) == (False, "old")
         assert "the gate expects '2026.11.26-1'" in status.detail
 
+    @pytest.mark.parametrize("mode", ["undefined", "500", "not_json"])
+    def test_healthy_opa_that_cannot_decide_is_not_ready(
+        self, make_engine: Any, fake: FakeOpa, mode: str
+    ) -> None:
+        """/health and the bundle's revision are fine, but every evaluation would be a 503."""
+        fake.mode = mode
+        status = make_engine().status()
+        assert status.ready is False
+        assert "does not answer data.release.gate.decision" in status.detail
+        posts = [r for r in fake.requests if r[0] == "POST"]
+        assert posts
+        assert posts[-1][2]["input"]["manifest"]["signatures"] == []
+
+    def test_malformed_decision_is_not_ready(self, make_engine: Any, fake: FakeOpa) -> None:
+        fake.result = {"allow": "yes", "violations": [], "warnings": []}
+        status = make_engine().status()
+        assert status.ready is False
+        assert "probe input" in status.detail
+
     def test_unreachable_is_not_ready(self, make_engine: Any) -> None:
         status = make_engine(f"http://127.0.0.1:{_free_port()}").status()
         assert status.ready is False

@@ -126,6 +126,33 @@ def _client_for(url: str, *, timeout: float, token: str | None) -> AsyncOpaClien
     )
 
 
+#: What ``status()`` asks OPA to decide: an unsigned manifest for a lane no governance
+#: data defines. Only the answer's shape matters (a defined decision, a boolean allow,
+#: violation arrays); nothing is minted or recorded.
+_READINESS_INPUT = json.dumps(
+    {
+        "manifest": {
+            "manifest_version": "1",
+            "manifest_id": "readiness-probe",
+            "lane": "readiness-probe",
+            "audience": [],
+            "requested_actions": [],
+            "release_owner": "readiness-probe",
+            "objections": [],
+            "evidence": [],
+            "signatures": [],
+        },
+        "manifest_digest": "sha256:" + "0" * 64,
+        "facts": {
+            "signatures": [],
+            "evidence": [],
+            "history": {"latest_approved_revision": None, "latest_approved_digest": None},
+            "holds": [],
+        },
+    }
+)
+
+
 class OpaEngine:
     """:class:`~release_gate.policy.engine.PolicyEngine` on an OPA server at ``url``."""
 
@@ -273,6 +300,11 @@ class OpaEngine:
             return EngineStatus(ready=False, detail=exc.detail, extra=extra)
         if problem:
             return EngineStatus(ready=False, detail=problem, extra=extra)
+        try:  # healthy and holding the bundle is not enough: the decision must evaluate
+            self.evaluate(_READINESS_INPUT)
+        except PolicyEngineError as exc:
+            detail = f"OPA does not answer {ENTRY_POINT} for a probe input: {exc.detail}"
+            return EngineStatus(ready=False, detail=detail, extra=extra)
         return EngineStatus(ready=True, detail=f"OPA at {self.url} is ready", extra=extra)
 
     def close(self) -> None:
