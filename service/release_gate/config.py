@@ -80,6 +80,14 @@ class Settings(BaseSettings):
         "listener; in-flight evaluations always finish.",
     )
 
+    @field_validator("signing_key_file", "keys_dir", "api_keys", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        # `RELEASE_GATE_KEYS_DIR=` means "not set", not "the working directory".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("retired_key_files", mode="before")
     @classmethod
     def _split_paths(cls, value: object) -> object:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from release_gate.config import Settings
 from release_gate.runtime import EngineSettingsError, build_runtime
@@ -42,3 +43,24 @@ class TestOpaSettings:
         assert "s3cret-opa-token" not in repr(configured)
         assert configured.opa_token is not None
         assert configured.opa_token.get_secret_value() == "s3cret-opa-token"
+
+
+class TestEmptyVariables:
+    @pytest.mark.parametrize(
+        "name", ["RELEASE_GATE_KEYS_DIR", "RELEASE_GATE_SIGNING_KEY_FILE", "RELEASE_GATE_API_KEYS"]
+    )
+    def test_an_empty_path_variable_is_unset_not_the_working_directory(
+        self, monkeypatch: pytest.MonkeyPatch, name: str
+    ) -> None:
+        monkeypatch.setenv(name, "")
+        settings = Settings()
+        field = name.removeprefix("RELEASE_GATE_").lower()
+        assert getattr(settings, field) is None
+
+    def test_an_empty_environment_name_is_still_refused(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Not "development" by default: an empty RELEASE_GATE_ENV is a mistake to stop on."""
+        monkeypatch.setenv("RELEASE_GATE_ENV", "")
+        with pytest.raises(ValidationError):
+            Settings()
