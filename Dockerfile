@@ -31,7 +31,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
-# ---- build: wheels of the service and the client, installed with the locked deps
+# ---- build: wheels of the service and the client, installed with the pinned deps
+#      (constraints.txt pins versions, not hashes)
 FROM base AS build
 WORKDIR /src
 COPY pyproject.toml README.md constraints.txt ./

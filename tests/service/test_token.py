@@ -63,6 +63,13 @@ class TestTokenHeader:
         claims = decode_with_jwks(client, evaluate(client, manifest)["token"])
         assert claims["packet_digest"] == manifest["packet"]["digest"]
 
+    def test_jwks_may_be_cached_no_longer_than_a_verifier_refreshes(
+        self, client: TestClient
+    ) -> None:
+        response = client.get("/.well-known/jwks.json")
+        assert response.headers["content-type"].startswith("application/jwk-set+json")
+        assert response.headers["cache-control"] == "public, max-age=30"
+
     def test_token_for_another_lane_is_refused_by_pyjwt(
         self, client: TestClient, build: Build
     ) -> None:

@@ -13,6 +13,9 @@ __all__ = ["router"]
 router = APIRouter(tags=["tokens"])
 
 
+JWKS_MAX_AGE = 30
+
+
 @router.get(
     "/.well-known/jwks.json",
     response_class=JwkSetResponse,
@@ -22,4 +25,6 @@ router = APIRouter(tags=["tokens"])
 )
 async def jwks(runtime: RuntimeDep) -> JwkSetResponse:
     document = jwks_of(runtime.verification_keys())
-    return JwkSetResponse(document, headers={"Cache-Control": "public, max-age=300"})
+    # Short: a cache in front must not hide a new key for longer than a verifier's own
+    # refresh interval (JWKSFetcher's min_refresh_interval, 30 s) after a rotation.
+    return JwkSetResponse(document, headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"})
