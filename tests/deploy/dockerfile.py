@@ -109,3 +109,58 @@ def inherited_env(stages: dict[str, Stage], stage: Stage) -> dict[str, str]:
     for item in reversed(chain):
         env = item.env(env)
     return env
+
+
+def _ignore_regex(pattern: str) -> re.Pattern[str]:
+    """One ``.dockerignore`` pattern as a regex over a relative posix path.
+
+    As Docker (Go ``filepath.Match`` plus ``**``): ``*`` and ``?`` stay within
+    one path element, ``**/`` is any number of leading directories (none too).
+    """
+    pattern = pattern.strip("/")
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out)
+
+
+def _excluded(relpath: str, rules: list[tuple[re.Pattern[str], bool]]) -> bool:
+    """The last rule matching the path or one of its parent directories decides."""
+    parts = relpath.split("/")
+    prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+    excluded = False
+    for regex, negated in rules:
+        if any(regex.fullmatch(prefix) for prefix in prefixes):
+            excluded = not negated
+    return excluded
+
+
+def build_context(root: Path, dockerignore: Path) -> list[str]:
+    """The files ``docker build`` would send from ``root``: every file ``.dockerignore``
+    does not exclude (relative posix paths, sorted). Git, virtual environments and
+    node_modules are skipped as never part of a sensible context."""
+    rules = []
+    for line in dockerignore.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        rules.append((_ignore_regex(line.removeprefix("!").strip()), negated))
+    skipped = {".git", ".venv", "node_modules"}
+    files = []
+    for path in root.rglob("*"):
+        relpath = path.relative_to(root).as_posix()
+        if skipped.intersection(relpath.split("/")) or not path.is_file():
+            continue
+        if not _excluded(relpath, rules):
+            files.append(relpath)
+    return sorted(files)

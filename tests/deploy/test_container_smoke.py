@@ -1,8 +1,9 @@
 """The container image's runtime, reproduced without a container engine.
 
 Everything comes from the Dockerfile (see :mod:`tests.deploy.dockerfile`), so
-this test cannot drift from it: the build stage's ``COPY`` set and ``RUN``
-commands build the wheels and install them with the locked constraints into a
+this test cannot drift from it: the build context is the repository filtered
+by ``.dockerignore``; the build stage's ``COPY`` set and ``RUN``
+commands build the wheels and install them with the pinned constraints into a
 clean virtual environment; the final stage's ``ENV``, ``WORKDIR``, ``VOLUME``,
 ``ENTRYPOINT`` + ``CMD`` and ``HEALTHCHECK`` are used as written. Container
 paths live under one temporary root (``/opt/release-gate`` becomes
@@ -37,7 +38,7 @@ from release_gate.auth import generate_key, hash_key
 from release_gate.keyring import rotate
 from release_gate_client import verify_token
 from tests.deploy._support import GateProcess, base_env, free_port, private_policies
-from tests.deploy.dockerfile import Stage, inherited_env, parse_dockerfile
+from tests.deploy.dockerfile import Stage, build_context, inherited_env, parse_dockerfile
 from tests.helpers import LANE, ROOT
 
 pytestmark = pytest.mark.slow
@@ -50,6 +51,7 @@ BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # py
 class Image:
     root: Path
     stages: dict[str, Stage]
+    context: Path
 
     @property
     def final(self) -> Stage:
@@ -104,6 +106,15 @@ def _python_for_user() -> str:
     pytest.skip("no Python 3.11 that an unprivileged user can execute")
 
 
+def _context(root: Path) -> Path:
+    """What ``docker build`` sends: the repository filtered by ``.dockerignore``."""
+    context = root / "build-context"
+    for relpath in build_context(ROOT, ROOT / ".dockerignore"):
+        (context / relpath).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / relpath, context / relpath)
+    return context
+
+
 def _build(image: Image, python: str) -> None:
     """The build stage: its COPY set into WORKDIR, then its RUN commands, paths re-rooted."""
     build = image.stages["build"]
@@ -111,15 +122,11 @@ def _build(image: Image, python: str) -> None:
     workdir.mkdir(parents=True)
     for sources, dest in build.copies():
         for source in sources:
-            src = ROOT / source
+            src = image.context / source
+            assert src.exists(), f"COPY {source}: not in the build context (.dockerignore)"
             target = workdir / dest / (src.name if dest.endswith("/") and src.is_file() else "")
             if src.is_dir():
-                shutil.copytree(
-                    src,
-                    workdir / dest,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc", "*.pem"),
-                    dirs_exist_ok=True,
-                )
+                shutil.copytree(src, workdir / dest, dirs_exist_ok=True)
             else:
                 shutil.copy(src, target)
     shim = image.path("/usr/local/bin")
@@ -138,7 +145,7 @@ def _install_runtime(image: Image) -> None:
     workdir = image.path(image.final.values("WORKDIR")[-1])
     for sources, dest in image.final.copies():
         for source in sources:
-            shutil.copytree(ROOT / source, workdir / dest, dirs_exist_ok=True)
+            shutil.copytree(image.context / source, workdir / dest, dirs_exist_ok=True)
     for volume in json.loads(image.final.values("VOLUME")[-1]):
         path = image.path(volume)
         path.mkdir(parents=True, mode=0o700)
@@ -151,7 +158,9 @@ def image() -> Iterator[Image]:
     root = Path(tempfile.mkdtemp(prefix="release-gate-image-"))
     root.chmod(0o755)
     try:
-        built = Image(root=root, stages=parse_dockerfile(ROOT / "Dockerfile"))
+        built = Image(
+            root=root, stages=parse_dockerfile(ROOT / "Dockerfile"), context=_context(root)
+        )
         _build(built, _python_for_user())
         _install_runtime(built)
         yield built
@@ -167,6 +176,32 @@ def _chown_tree(path: Path) -> None:
 
 
 class TestImageAsBuilt:
+    def test_build_context_is_the_allow_list(self, image: Image) -> None:
+        """.dockerignore keeps keys, tests, caches and local state out of the image."""
+        sent = build_context(ROOT, ROOT / ".dockerignore")
+        assert {p.split("/")[0] for p in sent} == {
+            "pyproject.toml",
+            "README.md",
+            "constraints.txt",
+            "clients",
+            "service",
+            "policies",
+        }
+        assert "policies/governance/data.json" in sent
+        assert "service/release_gate/migrations/env.py" in sent
+        unwanted = [
+            p
+            for p in sent
+            if p.endswith((".pem", ".key", ".pyc"))
+            or p.startswith("policies/tests/")
+            or "/__pycache__/" in p
+            or ".egg-info/" in p
+            or "/.release-gate/" in f"/{p}"
+        ]
+        assert unwanted == []
+        workdir = image.path(image.final.values("WORKDIR")[-1])
+        assert not list(workdir.rglob("*_test.rego"))
+
     def test_declares_a_production_runtime(self, image: Image) -> None:
         env = inherited_env(image.stages, image.final)
         assert env["RELEASE_GATE_ENV"] == "production"
@@ -266,3 +301,23 @@ class TestImageAsDeployed:
             assert gate.wait(timeout=20) == 0
         lines = [json.loads(x) for x in gate.logs().splitlines() if x.startswith("{")]
         assert lines, "production logs are JSON lines"
+
+
+class TestDockerignoreReader:
+    """The reader the smoke test trusts for the build context, on a tree of its own."""
+
+    def test_allow_list_with_exceptions(self, tmp_path: Path) -> None:
+        for relpath in [
+            "keep.txt",
+            "drop.txt",
+            "pkg/a.py",
+            "pkg/__pycache__/a.pyc",
+            "pkg/deep/key.pem",
+            "pkg/tests/t.rego",
+            "other/b.py",
+        ]:
+            (tmp_path / relpath).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / relpath).write_text("x")
+        ignore = tmp_path / ".dockerignore"
+        ignore.write_text("# comment\n*\n!keep.txt\n!pkg/\n**/__pycache__\n**/*.pem\npkg/tests/\n")
+        assert build_context(tmp_path, ignore) == ["keep.txt", "pkg/a.py"]
