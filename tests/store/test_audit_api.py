@@ -43,6 +43,17 @@ class TestDecisionList:
         )
         assert gate.get("/v1/decisions", params={"packet": "PKT-X"}).json()["items"] == []
 
+    def test_packet_and_packet_id_that_disagree_are_400(
+        self, gate: TestClient, make_manifest: ManifestFactory
+    ) -> None:
+        _seed(gate, make_manifest)
+        both = {"packet_id": "PKT-TEST-1", "packet": "PKT-X"}
+        response = gate.get("/v1/decisions", params=both)
+        assert response.status_code == 400
+        assert "alias" in response.json()["detail"]
+        same = {"packet_id": "PKT-TEST-1", "packet": "PKT-TEST-1"}
+        assert len(gate.get("/v1/decisions", params=same).json()["items"]) == 4
+
     def test_filters_by_time_range(self, gate: TestClient, make_manifest: ManifestFactory) -> None:
         seeded = _seed(gate, make_manifest)
         second = seeded[1]["evaluated_at"]

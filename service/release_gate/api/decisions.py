@@ -66,6 +66,11 @@ async def decisions(
     cursor: str | None = None,  # checked by the store: any bad cursor is a 400
 ) -> dict[str, Any]:
     """Decisions, newest first; ``next_cursor`` is null on the last page."""
+    if packet_id is not None and packet is not None and packet_id != packet:
+        raise BadRequest(
+            "packet is an alias of packet_id: give one, or the same value in both",
+            errors=(FieldError("", "packet and packet_id disagree"),),
+        )
     query = DecisionQuery(
         packet_id=packet_id or packet,
         revision=revision,
