@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,14 @@ def post_json(client: TestClient, path: str, value: Any) -> Any:
 
 
 #: Contract section 3, the table of violation codes.
+def documented_codes() -> frozenset[str]:
+    """The codes of docs/violation-codes.md's table: what the policies must implement."""
+    text = (ROOT / "docs" / "violation-codes.md").read_text(encoding="utf-8")
+    return frozenset(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", text, flags=re.MULTILINE))
+
+
+#: The contract's 16 codes (section 3) and our two packet.* additions; every one must
+#: stay implemented (a policy may add more: see documented_codes()).
 CONTRACT_CODES = frozenset(
     {
         "signature.unknown_key",

@@ -172,6 +172,33 @@ def _append(field: str, value: str) -> Mutation:
     return mutate
 
 
+def _history(latest_approved_revision: int) -> Mutation:
+    def mutate(case: Case) -> None:
+        case["facts"]["history"] = {
+            "latest_approved_revision": latest_approved_revision,
+            "latest_approved_digest": "sha256:" + "2" * 64,
+        }
+
+    return mutate
+
+
+def _hold(revision: int, lane: str | None) -> Mutation:
+    def mutate(case: Case) -> None:
+        case["facts"].setdefault("holds", []).append(
+            {
+                "hold_id": "00000000-0000-4000-8000-000000000001",
+                "packet_id": case["manifest"]["packet"]["id"],
+                "revision": revision,
+                "lane": lane,
+                "reason": "audience changed",
+                "placed_by": "release-owner",
+                "placed_at": "2026-11-26T08:00:00Z",
+            }
+        )
+
+    return mutate
+
+
 def _one_signer_two_roles(case: Case) -> None:
     _drop_signature(case, 2)
     _drop_signature(case, 1)
@@ -231,6 +258,15 @@ FAMILIES: dict[str, tuple[Mutation, str | None]] = {
     "evidence.clamped_old": (_age(3, CLAMP), "evidence.stale"),
     "evidence.clamped_future": (_age(3, -CLAMP), "evidence.future_timestamp"),
     "evidence.optional_source_fresh": (_add_evidence("account_review", 60), None),
+    # From the decision store (docs/audit.md): the base is revision 7, supersedes 6.
+    "packet.superseded": (_history(8), "packet.superseded"),
+    "packet.supersedes_not_latest": (_history(5), "packet.superseded"),
+    "packet.next_revision_is_fine": (_history(6), None),
+    "packet.same_revision_again_is_fine": (_history(7), None),
+    "packet.on_hold": (_hold(7, None), "packet.on_hold"),
+    "packet.on_hold_in_this_lane": (_hold(7, LANE), "packet.on_hold"),
+    "packet.hold_elsewhere_is_fine": (_hold(7, "other-lane"), None),
+    "packet.hold_on_another_revision_is_fine": (_hold(6, None), None),
     "no_signatures": (_set("signatures", []), "signers.missing_role"),
     "no_evidence": (_set("evidence", []), "evidence.missing_source"),
     "unicode_owner": (

@@ -36,6 +36,7 @@ from release_gate.policy.embedded import EmbeddedEngine
 from release_gate.policy.engine import PolicyEngine, PolicyEngineError, PolicyResult
 from release_gate.policy.opa import OpaEngine
 from release_gate.policy.opa_bundle import push_bundle, remove_pushed
+from tests.helpers import documented_codes
 from tests.parity.cases import FAMILIES, example_inputs, family_case, random_cases
 from tests.parity.opa_go import SKIP_REASON, OpaGoEngine, opa_go_available
 
@@ -110,6 +111,11 @@ def _both(embedded: PolicyEngine, opa: PolicyEngine, policy_input: str) -> tuple
 
 class TestCases:
     """The inputs themselves, on the embedded engine: every family fires what it names."""
+
+    def test_every_documented_code_has_a_family(self) -> None:
+        """A new rule gets a parity case, or this fails (docs/policy-authors.md)."""
+        covered = {expected for _, expected in FAMILIES.values() if expected is not None}
+        assert documented_codes() - covered == set()
 
     @pytest.mark.parametrize("name", sorted(FAMILIES))
     def test_family_raises_its_code(self, embedded: PolicyEngine, name: str) -> None:

@@ -70,6 +70,23 @@ class TestRunRegoTests:
         assert "Stack backtrace" not in output
         assert re.search(r"\d+ passed, 3 failed", output)
 
+    def test_a_module_that_does_not_compile_is_one_error_not_one_per_test(
+        self, bundle_copy: Path
+    ) -> None:
+        (bundle_copy / "tests" / "unsafe_test.rego").write_text(
+            "package release.unsafe_test\n\nimport rego.v1\n\n"
+            "test_unsafe_denied_when_variable_is_unbound if {\n\tno_such_var == 1\n}\n",
+            encoding="utf-8",
+        )
+        code, output = _run(bundle_copy)
+        assert code == 1
+        errors = [line for line in output.splitlines() if line.startswith("ERROR ")]
+        assert len(errors) == 1, output
+        assert "no_such_var" in errors[0] or "undefined variable" in errors[0]
+        assert "unsafe_test.rego" in errors[0]
+        assert not [line for line in output.splitlines() if line.startswith("FAIL ")]
+        assert re.search(r"^0 passed, \d+ failed$", output, re.MULTILINE)
+
     def test_no_tests_exit_1(self, bundle_copy: Path) -> None:
         shutil.rmtree(bundle_copy / "tests")
         code, output = _run(bundle_copy)

@@ -4,7 +4,9 @@ No ``opa test`` is at hand, so this loads the bundle's modules and data (as
 :func:`release_gate.policy.bundle.load_bundle` reads them) plus every test module
 (files under ``tests/`` or ending in ``_test.rego``), finds the ``test_*`` rules of
 each test module, and evaluates them one by one. A test passes iff its value is
-exactly ``true``; undefined, ``false`` or an error fails it.
+exactly ``true``; undefined, ``false`` or an error fails it. When every test
+fails with the same engine error (a module that does not compile, such as an
+unsafe variable), that error is printed once instead of once per test.
 
 Output: one ``PASS``/``FAIL`` line per test, the line coverage of the non-test
 policy modules, then ``N passed, N failed``. The exit code is 0 only when every
@@ -91,7 +93,23 @@ def _run_one(engine: Any, name: str) -> _Outcome:
         return _Outcome(name, passed=False, detail=_trim_error(exc))
     if value is True:
         return _Outcome(name, passed=True, detail="")
-    return _Outcome(name, passed=False, detail="undefined" if value is None else f"value {value!r}")
+    if value is None:
+        return _Outcome(name, passed=False, detail=_UNDEFINED)
+    return _Outcome(name, passed=False, detail=f"value {value!r}, not true")
+
+
+#: Why a test whose body failed is reported undefined (as ``opa test`` would).
+_UNDEFINED = "undefined: an expression in the test's body did not hold (or named a missing rule)"
+
+
+def _compile_error(outcomes: list[_Outcome]) -> str | None:
+    """The one engine error every test failed with: the policies do not compile."""
+    details = {outcome.detail for outcome in outcomes if not outcome.passed}
+    if len(outcomes) > 1 and not any(o.passed for o in outcomes) and len(details) == 1:
+        (detail,) = details
+        if detail != _UNDEFINED and not detail.startswith("value "):
+            return detail
+    return None
 
 
 def _statement_lines(text: str) -> list[int]:
@@ -135,9 +153,16 @@ def run_rego_tests(policy_dir: Path, *, out: TextIO) -> int:
         return 1
     names = discover_tests(tests)
     outcomes = [_run_one(engine, name) for name in names]
-    for outcome in outcomes:
-        suffix = f": {outcome.detail}" if outcome.detail else ""
-        print(f"{'PASS' if outcome.passed else 'FAIL'} {outcome.name}{suffix}", file=out)
+    compile_error = _compile_error(outcomes)
+    if compile_error is not None:
+        print(
+            f"ERROR every test failed with one error (the modules do not compile): {compile_error}",
+            file=out,
+        )
+    else:
+        for outcome in outcomes:
+            suffix = f": {outcome.detail}" if outcome.detail else ""
+            print(f"{'PASS' if outcome.passed else 'FAIL'} {outcome.name}{suffix}", file=out)
     _coverage(engine, bundle.modules, out)
     passed = sum(outcome.passed for outcome in outcomes)
     failed = len(outcomes) - passed
