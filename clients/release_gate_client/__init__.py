@@ -53,6 +53,7 @@ from release_gate_client.jwks import JWKSFetcher
 from release_gate_client.models import Decision, PacketRef, Violation
 from release_gate_client.revocations import (
     REVOCATIONS_TYPE,
+    Hold,
     RevocationFetcher,
     RevocationList,
     RevocationSource,
@@ -82,6 +83,7 @@ __all__ = [
     "GateClient",
     "GateHTTPError",
     "GateUnavailable",
+    "Hold",
     "JWKSFetcher",
     "KeySetError",
     "KeySource",

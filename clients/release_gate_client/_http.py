@@ -17,7 +17,14 @@ from release_gate_client.errors import (
     UnexpectedResponse,
 )
 
-__all__ = ["USER_AGENT", "encode_json", "headers", "read_json", "request_failed"]
+__all__ = [
+    "USER_AGENT",
+    "encode_json",
+    "headers",
+    "raise_for_status",
+    "read_json",
+    "request_failed",
+]
 
 USER_AGENT = "release-gate-client/0.1.0"
 _UNAVAILABLE = frozenset({502, 503, 504})
@@ -37,6 +44,12 @@ def encode_json(body: Mapping[str, Any] | bytes) -> bytes:
     """``bytes`` pass through untouched (the digest covers what the gate receives)."""
     if isinstance(body, bytes | bytearray | memoryview):
         return bytes(body)
+    untyped: object = body  # callers without type checking pass a str by mistake
+    if isinstance(untyped, str):
+        raise TypeError(
+            "pass the manifest as a dict or as bytes (read the file with open(path, 'rb')); "
+            "a str would be sent as a JSON string"
+        )
     text = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return text.encode("utf-8")
 
@@ -48,8 +61,8 @@ def request_failed(exc: httpx.HTTPError) -> ClientError:
     return ClientError(f"request failed: {type(exc).__name__}: {exc}")
 
 
-def read_json(response: httpx.Response) -> dict[str, Any]:
-    """The JSON object of a 200 answer; raise the matching :class:`ClientError` else."""
+def raise_for_status(response: httpx.Response) -> None:
+    """:class:`GateUnavailable` for 502-504, :class:`GateHTTPError` for another non-200."""
     status = response.status_code
     if status in _UNAVAILABLE:
         problem = _problem(response)
@@ -57,6 +70,11 @@ def read_json(response: httpx.Response) -> dict[str, Any]:
     if status != 200:
         problem = _problem(response)
         raise GateHTTPError(_summary(status, problem), status=status, problem=problem)
+
+
+def read_json(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of a 200 answer; raise the matching :class:`ClientError` else."""
+    raise_for_status(response)
     try:
         data = json.loads(response.content)
     except ValueError as exc:

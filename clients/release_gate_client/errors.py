@@ -156,12 +156,6 @@ class KeySetError(ReleaseGateClientError):
     code: ClassVar[str] = "jwks.invalid"
 
 
-class RevocationListError(ReleaseGateClientError):
-    """A revocation list does not verify or cannot be read (never "not revoked")."""
-
-    code: ClassVar[str] = "revocations.invalid"
-
-
 # -- transport ---------------------------------------------------------------
 
 
@@ -213,6 +207,16 @@ class GateUnavailable(ClientError):
         super().__init__(detail)
         self.status = status
         self.problem = problem
+
+
+class RevocationListError(ClientError):
+    """A revocation list does not verify or cannot be read (never "not revoked").
+
+    A :class:`ClientError`: no trustworthy verdict was obtained, so code that
+    refuses on a client error refuses here too.
+    """
+
+    code: ClassVar[str] = "revocations.invalid"
 
 
 class UnexpectedResponse(ClientError):

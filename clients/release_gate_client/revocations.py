@@ -51,7 +51,7 @@ from release_gate_client.verify import (
     _split,
 )
 
-__all__ = ["REVOCATIONS_TYPE", "RevocationFetcher", "RevocationList", "RevocationSource"]
+__all__ = ["REVOCATIONS_TYPE", "Hold", "RevocationFetcher", "RevocationList", "RevocationSource"]
 
 REVOCATIONS_TYPE = "release-revocations+jwt"
 
@@ -204,8 +204,9 @@ class RevocationFetcher:
             response = self._client.get(self._url, headers={"Accept": "application/jwt"})
         except httpx.HTTPError as exc:
             raise GateUnavailable(f"cannot fetch the revocation list: {exc}") from exc
-        if response.status_code != 200:
-            raise GateUnavailable(f"the revocation list answered {response.status_code}")
+        # 502-504: GateUnavailable (a fresh cached list is kept); 401, 403, 404...: a
+        # configuration error, GateHTTPError with the status and problem, raised as is.
+        _http.raise_for_status(response)
         return RevocationList.from_jws(
             response.text.strip(), keys=self._keys, jwks=self._jwks, issuer=self._issuer
         )

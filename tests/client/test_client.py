@@ -87,6 +87,12 @@ class TestGateClient:
             client.evaluate(body)
         assert gate.requests[0].body == body
 
+    def test_evaluate_refuses_a_str_before_sending(self, gate: FakeGate) -> None:
+        """A str would go out as a JSON string and come back as a puzzling 422."""
+        with GateClient(gate.url) as client, pytest.raises(TypeError, match="'rb'"):
+            client.evaluate('{"manifest_version": "1"}')  # type: ignore[arg-type]
+        assert gate.requests == []
+
     def test_sends_the_api_key_as_a_bearer_token(self, gate: FakeGate) -> None:
         gate.routes[("GET", "/.well-known/jwks.json")] = Reply.json({"keys": []})
         with GateClient(gate.url, api_key="s3cret") as client:
