@@ -30,26 +30,35 @@ def _post(url: str, manifest: dict[str, Any], **headers: str) -> httpx.Response:
     )
 
 
-class TestGracefulShutdown:
-    def test_sigterm_drains_finishes_in_flight_and_refuses_new(
-        self, tmp_path: Path, signing_key_file: Path, make_manifest: ManifestFactory
-    ) -> None:
-        port = free_port()
-        database = tmp_path / "decisions.db"
-        env = base_env(
+def _slow_gate(
+    tmp_path: Path, signing_key_file: Path, *, drain: str, seconds: str, **env: str
+) -> tuple[GateProcess, Path]:
+    """A real ``serve`` whose evaluations take ``seconds``, and its SQLite file."""
+    port = free_port()
+    database = tmp_path / "decisions.db"
+    gate = GateProcess(
+        argv=[sys.executable, "-m", "tests.deploy._slow_gate"],
+        env=base_env(
             RELEASE_GATE_POLICIES=str(POLICIES),
             RELEASE_GATE_SIGNING_KEY_FILE=str(signing_key_file),
             RELEASE_GATE_DATABASE_URL=f"sqlite:///{database}",
             RELEASE_GATE_PORT=str(port),
-            RELEASE_GATE_DRAIN_SECONDS="0.8",
-            RELEASE_GATE_LOG_FORMAT="json",
-            SLOW_GATE_SECONDS="2.0",
-        )
-        gate = GateProcess(
-            argv=[sys.executable, "-m", "tests.deploy._slow_gate"],
-            env=env,
-            port=port,
-            log_dir=tmp_path,
+            RELEASE_GATE_DRAIN_SECONDS=drain,
+            SLOW_GATE_SECONDS=seconds,
+            **env,
+        ),
+        port=port,
+        log_dir=tmp_path,
+    )
+    return gate, database
+
+
+class TestGracefulShutdown:
+    def test_sigterm_drains_finishes_in_flight_and_refuses_new(
+        self, tmp_path: Path, signing_key_file: Path, make_manifest: ManifestFactory
+    ) -> None:
+        gate, database = _slow_gate(
+            tmp_path, signing_key_file, drain="0.8", seconds="2.0", RELEASE_GATE_LOG_FORMAT="json"
         )
         manifest = make_manifest()
         in_flight: dict[str, httpx.Response] = {}
@@ -96,22 +105,7 @@ class TestGracefulShutdown:
         signals: int,
     ) -> None:
         """uvicorn raises a captured signal again once stopped (exit 143); the gate must not."""
-        port = free_port()
-        database = tmp_path / "decisions.db"
-        env = base_env(
-            RELEASE_GATE_POLICIES=str(POLICIES),
-            RELEASE_GATE_SIGNING_KEY_FILE=str(signing_key_file),
-            RELEASE_GATE_DATABASE_URL=f"sqlite:///{database}",
-            RELEASE_GATE_PORT=str(port),
-            RELEASE_GATE_DRAIN_SECONDS=drain,
-            SLOW_GATE_SECONDS="1.0",
-        )
-        gate = GateProcess(
-            argv=[sys.executable, "-m", "tests.deploy._slow_gate"],
-            env=env,
-            port=port,
-            log_dir=tmp_path,
-        )
+        gate, database = _slow_gate(tmp_path, signing_key_file, drain=drain, seconds="1.0")
         in_flight: dict[str, httpx.Response] = {}
         with gate:
             worker = threading.Thread(
