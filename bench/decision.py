@@ -22,10 +22,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from release_gate.canonical import approval_statement, manifest_digest
 from release_gate.config import Settings
-from release_gate.gate import STAGES
-from release_gate.keys import write_private_key
+from release_gate.decision.canonical import approval_statement, manifest_digest
+from release_gate.decision.decide import STAGES
+from release_gate.keys.signing import write_private_key
 from release_gate.runtime import build_runtime, freeze_startup_heap
 from tests.helpers import DEFAULT_SIGNERS, base_manifest, sign
 

@@ -21,14 +21,14 @@ from typing import Any
 
 from bench.decision import _manifest, _percentile, print_table
 from release_gate.config import Settings
-from release_gate.gate import Gate
-from release_gate.governance import load_governance
-from release_gate.keys import load_or_create_dev_key
-from release_gate.manifest import Limits
+from release_gate.decision.decide import Gate
+from release_gate.decision.manifest import Limits
+from release_gate.keys.signing import load_or_create_dev_key
+from release_gate.keys.tokens import TokenMinter
 from release_gate.policy.bundle import load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
 from release_gate.policy.engine import PolicyEngine
-from release_gate.tokens import TokenMinter
+from release_gate.policy.governance import load_governance
 
 
 def _gate(engine: PolicyEngine, bundle: Any, state: Path) -> Gate:

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from release_gate.keys import write_private_key
+from release_gate.keys.signing import write_private_key
 from tests.databases import database_url, migrate
 from tests.helpers import DEFAULT_SIGNERS, base_manifest, sign
 from tests.store._server import serve

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from release_gate.keys import load_private_key
-from release_gate.signatures import sign_manifest
+from release_gate.decision.signatures import sign_manifest
+from release_gate.keys.signing import load_private_key
 
 EXAMPLE_NOW = "2026-11-26T09:00:00Z"
 _EXAMPLE_INSTANT = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)

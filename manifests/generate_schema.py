@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from release_gate.manifest import Manifest
+from release_gate.decision.manifest import Manifest
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "manifest.schema.json"
 SCHEMA_ID = "https://release-gate.dev/schemas/manifest/v1.json"
@@ -22,7 +22,7 @@ SCHEMA_ID = "https://release-gate.dev/schemas/manifest/v1.json"
 DESCRIPTION = (
     "A release manifest (manifest_version 1): asks release-gate to approve one exact "
     "disclosure-packet revision into one bounded intake lane. Generated from "
-    "release_gate.manifest.Manifest; do not edit by hand. The gate also enforces what a "
+    "release_gate.decision.manifest.Manifest; do not edit by hand. The gate also enforces what a "
     "JSON Schema cannot state: the body is I-JSON (RFC 7493, nesting <= 32); subjects are "
     "1-256 code points with none in Cc, Cf, Cs, Co, Cn, Zl, Zp, Zs; text is at most 4096 "
     "code points; timestamps are RFC 3339 YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+HH:MM|-HH:MM) "

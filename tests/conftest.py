@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 
 from release_gate.app import create_app
 from release_gate.config import Settings
-from release_gate.keys import write_private_key
+from release_gate.keys.signing import write_private_key
 from release_gate.runtime import Runtime, build_runtime
 from tests.databases import BACKENDS, database_url, migrate
 from tests.helpers import DEFAULT_SIGNERS, POLICIES, ManifestFactory, Signer, base_manifest, sign

@@ -12,8 +12,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from release_gate.keys import load_private_key
-from release_gate.signatures import sign_manifest
+from release_gate.decision.signatures import sign_manifest
+from release_gate.keys.signing import load_private_key
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"

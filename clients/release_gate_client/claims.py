@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -86,6 +86,51 @@ class ApprovalClaims:
         """
         if not isinstance(payload, Mapping):
             raise MalformedToken("the token payload is not a JSON object")
+        return cls._read(payload, raw=copy.deepcopy(dict(payload)))
+
+    @classmethod
+    def issue(
+        cls,
+        *,
+        iss: str,
+        aud: str,
+        sub: str,
+        iat: int,
+        exp: int,
+        jti: str,
+        manifest_id: str,
+        manifest_digest: str,
+        packet_digest: str,
+        signers: Sequence[Signer],
+        accepted_objections: Sequence[str],
+        scope: Scope,
+        policy: PolicyRef,
+    ) -> ApprovalClaims:
+        """The claims of a new token (``nbf`` is ``iat``), for the gate's minter.
+
+        Built as a payload and read back through the verifier's own checks, so
+        a minted token has exactly the claims a verifier requires.
+        """
+        payload: dict[str, Any] = {
+            "iss": iss,
+            "aud": aud,
+            "sub": sub,
+            "iat": iat,
+            "nbf": iat,
+            "exp": exp,
+            "jti": jti,
+            "manifest_id": manifest_id,
+            "manifest_digest": manifest_digest,
+            "packet_digest": packet_digest,
+            "signers": [{"subject": s.subject, "role": s.role} for s in signers],
+            "accepted_objections": list(accepted_objections),
+            "scope": {"audience": list(scope.audience), "actions": list(scope.actions)},
+            "policy": {"revision": policy.revision, "digest": policy.digest},
+        }
+        return cls._read(payload, raw=payload)
+
+    @classmethod
+    def _read(cls, payload: Mapping[str, Any], *, raw: dict[str, Any]) -> ApprovalClaims:
         missing = [name for name in REQUIRED_CLAIMS if name not in payload]
         if missing:
             raise MalformedToken(f"missing claims: {', '.join(missing)}")
@@ -100,7 +145,7 @@ class ApprovalClaims:
             accepted_objections=_strings(payload["accepted_objections"], "accepted_objections"),
             scope=_scope(payload["scope"]),
             policy=_policy(payload["policy"]),
-            raw=MappingProxyType(copy.deepcopy(dict(payload))),
+            raw=MappingProxyType(raw),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from release_gate_client._b64 import b64url_decode, b64url_encode
+from release_gate_client.b64url import b64url_decode, b64url_encode
 from release_gate_client.errors import KeySetError
 
 __all__ = ["jwk_thumbprint", "load_jwk", "load_jwks", "public_jwk"]

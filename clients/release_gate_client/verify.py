@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from release_gate_client._b64 import b64url_decode
+from release_gate_client.b64url import b64url_decode
 from release_gate_client.claims import ApprovalClaims, VerifyResult
 from release_gate_client.errors import (
     BadSignature,

@@ -17,7 +17,7 @@ from release_gate.api.middleware import RequestContextMiddleware
 from release_gate.api.problems import install_problem_handlers
 from release_gate.api.schemas import install_openapi
 from release_gate.config import Settings
-from release_gate.metrics import Metrics
+from release_gate.ops.metrics import Metrics
 from release_gate.runtime import Runtime, build_runtime
 
 __all__ = ["create_app"]

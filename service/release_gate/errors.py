@@ -5,10 +5,12 @@
     GateError                      problem details, status from the class
     ├── BadRequest (400)           not I-JSON, unreadable input
     │   └── ...
-    ├── InvalidManifest (422)      the manifest does not match contract section 1
+    ├── InvalidRequest (422)       a body that does not match its shape
+    │   └── InvalidManifest        the manifest does not match contract section 1
     ├── PayloadTooLarge (413)
     ├── UnsupportedMediaType (415)
-    ├── ServiceUnavailable (503)   store, governance data, draining
+    ├── ServiceUnavailable (503)   governance data, draining
+    │   ├── StoreUnavailable       the decision store cannot be read or written
     │   └── PolicyEngineError      (release_gate.policy.engine)
     └── ConfigurationError         refuses to start
 
@@ -25,10 +27,18 @@ __all__ = [
     "FieldError",
     "GateError",
     "InvalidManifest",
+    "InvalidRequest",
     "PayloadTooLarge",
     "ServiceUnavailable",
+    "StoreUnavailable",
     "UnsupportedMediaType",
+    "json_pointer",
 ]
+
+
+def json_pointer(parts: tuple[str | int, ...] | list[str | int]) -> str:
+    """The RFC 6901 JSON Pointer of a path of member names and indexes."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +68,15 @@ class BadRequest(GateError):
     type_suffix = "bad-request"
 
 
-class InvalidManifest(GateError):
+class InvalidRequest(GateError):
+    """A request body that parses as I-JSON but does not have the route's shape."""
+
     status = 422
+    title = "Invalid request"
+    type_suffix = "invalid-request"
+
+
+class InvalidManifest(InvalidRequest):
     title = "Invalid manifest"
     type_suffix = "invalid-manifest"
 
@@ -80,6 +97,11 @@ class ServiceUnavailable(GateError):
     status = 503
     title = "Service unavailable"
     type_suffix = "unavailable"
+
+
+class StoreUnavailable(ServiceUnavailable):
+    title = "Decision store unavailable"
+    type_suffix = "store-unavailable"
 
 
 class ConfigurationError(GateError):

@@ -18,22 +18,27 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from release_gate.auth import Authenticator, load_api_keys
 from release_gate.config import Settings
+from release_gate.decision.decide import Gate
+from release_gate.decision.manifest import Limits
 from release_gate.errors import ConfigurationError, GateError
-from release_gate.gate import Gate
-from release_gate.governance import Governance, GovernanceError, load_governance
-from release_gate.keyring import MAX_TOKEN_TTL_SECONDS, KeyRing, files_keyring, load_keyring
-from release_gate.keys import SigningKey, ephemeral_key, load_or_create_dev_key, load_private_key
-from release_gate.manifest import Limits
+from release_gate.keys.api_keys import Authenticator, load_api_keys
+from release_gate.keys.keyring import MAX_TOKEN_TTL_SECONDS, KeyRing, files_keyring, load_keyring
+from release_gate.keys.signing import (
+    SigningKey,
+    ephemeral_key,
+    load_or_create_dev_key,
+    load_private_key,
+)
+from release_gate.keys.tokens import TokenMinter
+from release_gate.ops.production import check_production, governance_problems, settings_problems
 from release_gate.policy.bundle import PolicyBundle, load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
 from release_gate.policy.engine import PolicyEngine
-from release_gate.production import check_production, governance_problems, settings_problems
+from release_gate.policy.governance import Governance, GovernanceError, load_governance
 from release_gate.store import Store, StoreUnavailable
 from release_gate.store.migrate import check as check_schema
 from release_gate.store.migrate import upgrade as upgrade_schema
-from release_gate.tokens import TokenMinter
 
 __all__ = [
     "Drain",

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from release_gate.cli import main
-from release_gate.keys import jwks_document, load_private_key
+from release_gate.keys.signing import jwks_document, load_private_key
 from release_gate_client.jwk import jwk_thumbprint
 from tests.cli.conftest import Run, write_json
 from tests.helpers import COMMS, CS, DEMO_KEYS, LANE, OWNER, ROOT, ManifestFactory, base_manifest
@@ -487,7 +487,7 @@ class TestVerify:
 
 
 def _new_key(path: Path) -> Path:
-    from release_gate.keys import write_private_key
+    from release_gate.keys.signing import write_private_key
 
     write_private_key(path, Ed25519PrivateKey.generate(), force=False)
     return path

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from release_gate_client import jwk_thumbprint, public_jwk
-from release_gate_client._b64 import b64url_encode
+from release_gate_client.b64url import b64url_encode
 
 NOW = 1_800_000_000
 ISSUER = "release-gate"

@@ -31,7 +31,7 @@ from release_gate_client import (
     verify_result,
     verify_token,
 )
-from release_gate_client._b64 import b64url_encode
+from release_gate_client.b64url import b64url_encode
 
 from ._support import (
     ISSUER,

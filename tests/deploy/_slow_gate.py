@@ -12,13 +12,13 @@ import sys
 import time
 
 from release_gate.app import create_app
+from release_gate.cli.server import run_server
 from release_gate.config import Settings
-from release_gate.gate import Gate
-from release_gate.logs import configure_logging
-from release_gate.manifest import Limits
+from release_gate.decision.decide import Gate
+from release_gate.decision.manifest import Limits
+from release_gate.ops.logs import configure_logging
 from release_gate.policy.engine import EngineStatus, PolicyEngine, PolicyResult
 from release_gate.runtime import build_runtime
-from release_gate.server import run_server
 
 
 class SlowEngine:

@@ -28,7 +28,7 @@ import httpx
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from release_gate.signatures import sign_manifest
+from release_gate.decision.signatures import sign_manifest
 from release_gate_client.jwk import public_jwk
 from tests.helpers import DEFAULT_SIGNERS, POLICIES, ROOT, Signer, base_manifest
 

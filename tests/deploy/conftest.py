@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from release_gate.keyring import rotate
+from release_gate.keys.keyring import rotate
 from tests.deploy._support import PrivateTrust, private_policies
 
 

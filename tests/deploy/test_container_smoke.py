@@ -34,8 +34,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from release_gate.auth import generate_key, hash_key
-from release_gate.keyring import rotate
+from release_gate.keys.api_keys import generate_key, hash_key
+from release_gate.keys.keyring import rotate
 from release_gate_client import verify_token
 from tests.deploy._support import GateProcess, base_env, free_port, private_policies
 from tests.deploy.dockerfile import Stage, build_context, inherited_env, parse_dockerfile

@@ -124,7 +124,7 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from release_gate.config import Settings
-    from release_gate.keys import write_private_key
+    from release_gate.keys.signing import write_private_key
     from release_gate.runtime import build_runtime
 
     tmp = tmp_path_factory.mktemp("hostile")

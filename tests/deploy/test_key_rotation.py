@@ -23,7 +23,7 @@ import pytest
 from release_gate.app import create_app
 from release_gate.config import Settings
 from release_gate.errors import ConfigurationError
-from release_gate.keyring import (
+from release_gate.keys.keyring import (
     DEFAULT_ROLL_SECONDS,
     INDEX_NAME,
     LEEWAY_SECONDS,

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 
-from release_gate.logs import ContextFilter, JsonFormatter
+from release_gate.ops.logs import ContextFilter, JsonFormatter
 from release_gate.runtime import Runtime
 from tests.helpers import ManifestFactory, post_json
 

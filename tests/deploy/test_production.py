@@ -12,11 +12,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from release_gate.auth import generate_key, hash_key
 from release_gate.config import Settings
 from release_gate.errors import ConfigurationError
-from release_gate.keys import load_private_key, write_private_key
-from release_gate.production import DEMO_PUBLIC_KEYS
+from release_gate.keys.api_keys import generate_key, hash_key
+from release_gate.keys.signing import load_private_key, write_private_key
+from release_gate.ops.production import DEMO_PUBLIC_KEYS
 from release_gate.runtime import build_runtime
 from release_gate_client.jwk import public_jwk
 from tests.databases import migrate

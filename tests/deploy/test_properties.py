@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from release_gate.canonical import manifest_digest
-from release_gate.ijson import parse_ijson
+from release_gate.decision.canonical import manifest_digest
+from release_gate.decision.parse import parse_ijson
 from release_gate.runtime import Runtime
 from tests.helpers import AGENT, COMMS, CS, DEFAULT_SIGNERS, OWNER, Signer, base_manifest, sign
 
@@ -109,7 +109,7 @@ class TestSignatureProperties:
         body = json.dumps(signed).encode()
         decision = runtime.require_gate().evaluate(body, now_ns=FIXED_NOW_NS)
         assert decision.allow is False
-        invalid = {v["path"] for v in decision.violations if v["code"] == "signature.invalid"}
+        invalid = {v.path for v in decision.violations if v.code == "signature.invalid"}
         assert invalid == {f"/signatures/{i}" for i in range(len(DEFAULT_SIGNERS))}
 
     @SETTINGS

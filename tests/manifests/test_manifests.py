@@ -11,9 +11,9 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
+from release_gate.decision.manifest import Limits, validate_manifest
+from release_gate.decision.parse import parse_ijson
 from release_gate.errors import InvalidManifest
-from release_gate.ijson import parse_ijson
-from release_gate.manifest import Limits, validate_manifest
 from tests.helpers import OWNER, ROOT, base_manifest, sign
 
 MANIFESTS = ROOT / "manifests"

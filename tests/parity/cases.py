@@ -17,7 +17,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from release_gate.canonical import approval_statement, manifest_digest
+from release_gate.decision.canonical import approval_statement, manifest_digest
 from release_gate.timestamps import format_ns, parse_timestamp_ns
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "examples"

@@ -24,9 +24,9 @@ from fastapi.testclient import TestClient
 
 from release_gate.app import create_app
 from release_gate.config import Settings
-from release_gate.gate import Gate
-from release_gate.keys import write_private_key
-from release_gate.manifest import Limits
+from release_gate.decision.decide import Gate
+from release_gate.decision.manifest import Limits
+from release_gate.keys.signing import write_private_key
 from release_gate.runtime import Runtime, build_runtime
 from tests.databases import migrate
 from tests.helpers import DEFAULT_SIGNERS, POLICIES, ManifestFactory, Signer

@@ -232,8 +232,8 @@ class TestOpaOutage:
             if response.status_code == 200:
                 record = opa_runtime.store.get(body["decision_id"])
                 assert record is not None
-                assert record.token_id == body["decision_id"]
-                assert record.engine == "opa"
+                assert record.decision.token_id == body["decision_id"]
+                assert record.decision.basis.engine == "opa"
             else:
                 assert response.status_code == 503
                 assert "token" not in body

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from release_gate.app import create_app
 from release_gate.config import Settings
-from release_gate.keys import write_private_key
+from release_gate.keys.signing import write_private_key
 from release_gate.runtime import build_runtime
 from tests.helpers import CONTRACT_CODES, LANE, OWNER, POLICIES, documented_codes, post_json
 from tests.service._support import Build, evaluate, post_raw

@@ -159,10 +159,11 @@ class TestDecisionRecord:
         decision = evaluate(client, build())
         record = runtime.store.get(decision["decision_id"])
         assert record is not None
-        assert record.allow is True
-        assert record.token_id == decision["decision_id"]
-        assert record.manifest_digest == decision["manifest_digest"]
-        assert record.policy_digest == decision["policy"]["digest"]
+        assert record.decision.allow is True
+        assert record.decision.token_id == decision["decision_id"]
+        assert record.decision.manifest_digest == decision["manifest_digest"]
+        assert record.decision.policy.digest == decision["policy"]["digest"]
+        assert record.decision.token is None, "a token is never stored"
 
     def test_deny_is_recorded_without_a_token(
         self, client: TestClient, build: Build, runtime: Runtime
@@ -171,9 +172,9 @@ class TestDecisionRecord:
         decision = evaluate(client, build(signers=(OWNER,)))
         record = runtime.store.get(decision["decision_id"])
         assert record is not None
-        assert record.allow is False
-        assert record.token_id is None
-        assert record.violations == decision["violations"]
+        assert record.decision.allow is False
+        assert record.decision.token_id is None
+        assert record.to_wire()["violations"] == decision["violations"]
 
     def test_each_evaluation_is_its_own_decision(self, client: TestClient, build: Build) -> None:
         manifest = build()

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from release_gate.keys import load_private_key
+from release_gate.keys.signing import load_private_key
 from release_gate_client.jwk import jwk_thumbprint
 from tests.helpers import LANE, post_json, sha256
 from tests.service._support import Build, assert_problem, evaluate, post_raw

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from release_gate.app import create_app
-from release_gate.auth import Authenticator, hash_key, load_api_keys
 from release_gate.cli import main
 from release_gate.config import Settings
 from release_gate.errors import ConfigurationError
+from release_gate.keys.api_keys import Authenticator, hash_key, load_api_keys
 from release_gate.runtime import build_runtime
 from tests.helpers import LANE, ManifestFactory
 

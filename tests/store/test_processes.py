@@ -75,7 +75,7 @@ class TestKill:
                 for decision in tokens:
                     record = store.decisions.get_by_token(decision["decision_id"])
                     assert record is not None, "a token left the gate without a committed record"
-                    assert record.manifest_digest == decision["manifest_digest"]
+                    assert record.decision.manifest_digest == decision["manifest_digest"]
                 report = store.verify_chain()
                 assert report.ok, report.to_dict()
                 assert report.entries >= len(tokens)

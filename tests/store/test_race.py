@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from release_gate.gate import Gate
-from release_gate.manifest import Limits
+from release_gate.decision.decide import Gate
+from release_gate.decision.manifest import Limits
 from release_gate.policy.engine import PolicyEngine, PolicyResult
 from release_gate.runtime import Runtime
 from release_gate.store import Store, StoreUnavailable
@@ -74,10 +74,10 @@ class TestFactsRecheck:
         assert engine.calls == 2
         assert decision.allow is False
         assert decision.token is None
-        assert [v["code"] for v in decision.violations] == ["packet.on_hold"]
+        assert decision.codes == ["packet.on_hold"]
         record = store_runtime.store.decisions.get(decision.decision_id)
         assert record is not None
-        assert record.facts["holds"][0]["reason"] == "late"
+        assert record.decision.basis.facts.holds[0].reason == "late"
 
     def test_facts_that_never_settle_fail_closed(
         self, store_runtime: Runtime, make_manifest: ManifestFactory

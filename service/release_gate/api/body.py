@@ -1,16 +1,30 @@
 """Reading a JSON request body: media type and content coding (415), size (413), then raw bytes.
 
-The I-JSON checks (400) happen in :mod:`release_gate.ijson`, on the bytes.
+The I-JSON checks (400) happen in :mod:`release_gate.decision.parse`, on the bytes;
+:func:`read_model` adds the shape of a request other than a manifest (422).
 """
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from fastapi import Request
+from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
-from release_gate.errors import BadRequest, FieldError, PayloadTooLarge, UnsupportedMediaType
+from release_gate.decision.parse import parse_ijson
+from release_gate.errors import (
+    BadRequest,
+    FieldError,
+    InvalidRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    json_pointer,
+)
 
-__all__ = ["check_content_encoding", "check_media_type", "read_body"]
+__all__ = ["check_content_encoding", "check_media_type", "read_body", "read_model"]
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 def check_media_type(content_type: str | None) -> None:
@@ -71,3 +85,25 @@ async def read_body(request: Request, *, max_bytes: int) -> bytes:
             errors=(FieldError("", "incomplete body"),),
         ) from exc
     return b"".join(chunks)
+
+
+async def read_model(
+    request: Request,
+    model: type[_Model],
+    *,
+    max_bytes: int,
+    max_depth: int,
+    error: type[InvalidRequest] = InvalidRequest,
+) -> _Model:
+    """The body as ``model``: 400 if not I-JSON, else ``error`` (an :class:`InvalidRequest`,
+    422) naming every field that does not fit."""
+    body = await read_body(request, max_bytes=max_bytes)
+    document = parse_ijson(body, max_depth=max_depth)
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        errors = tuple(
+            FieldError(json_pointer(list(e["loc"])), e["msg"])
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        raise error(error.title[:1].lower() + error.title[1:], errors=errors) from exc

@@ -13,11 +13,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from release_gate.api.deps import AuditorDep, RuntimeDep
+from release_gate.api.deps import AuditorDep, StoreDep
 from release_gate.api.schemas import problem_responses
 from release_gate.errors import BadRequest, FieldError, GateError
-from release_gate.runtime import Runtime
-from release_gate.store import Store, StoreUnavailable
 from release_gate.store.query import DecisionQuery, list_decisions
 from release_gate.timestamps import parse_timestamp_ns
 
@@ -34,12 +32,6 @@ class DecisionNotFound(GateError):
     type_suffix = "decision-not-found"
 
 
-def _store(runtime: Runtime) -> Store:
-    if runtime.store is None:
-        raise StoreUnavailable("no decision store configured")
-    return runtime.store
-
-
 def _instant(name: str, value: str | None) -> int | None:
     if value is None:
         return None
@@ -53,8 +45,8 @@ def _instant(name: str, value: str | None) -> int | None:
 
 @router.get("/v1/decisions", responses=problem_responses(400, 401, 403, 422, 503))
 async def decisions(
-    runtime: RuntimeDep,
     _caller: AuditorDep,
+    store: StoreDep,
     packet_id: Annotated[str | None, Query(pattern=_ID)] = None,
     packet: Annotated[str | None, Query(pattern=_ID, description="alias of packet_id")] = None,
     revision: Annotated[int | None, Query(ge=1, le=2**53 - 1)] = None,
@@ -81,7 +73,7 @@ async def decisions(
         limit=limit,
         cursor=cursor,
     )
-    page = await run_in_threadpool(list_decisions, _store(runtime).db, query)
+    page = await run_in_threadpool(list_decisions, store.db, query)
     return {
         "items": [r.to_wire(with_manifest=False) for r in page.items],
         "next_cursor": page.next_cursor,
@@ -89,20 +81,20 @@ async def decisions(
 
 
 @router.get("/v1/decisions/head", responses=problem_responses(401, 403, 503))
-async def chain_head(runtime: RuntimeDep, _caller: AuditorDep) -> dict[str, Any]:
+async def chain_head(_caller: AuditorDep, store: StoreDep) -> dict[str, Any]:
     """The audit chain's head: record it elsewhere to anchor the log (docs/audit.md)."""
-    head = await run_in_threadpool(lambda: _store(runtime).decisions.head())
+    head = await run_in_threadpool(store.decisions.head)
     return {"seq": head.seq, "hash": head.hash}
 
 
 @router.get("/v1/decisions/{decision_id}", responses=problem_responses(401, 403, 404, 503))
-async def decision(decision_id: str, runtime: RuntimeDep, _caller: AuditorDep) -> dict[str, Any]:
+async def decision(decision_id: str, _caller: AuditorDep, store: StoreDep) -> dict[str, Any]:
     """One decision with the manifest as received (``manifest``, and ``manifest_text``)."""
     try:
         canonical = str(uuid.UUID(decision_id))
     except ValueError as exc:
         raise DecisionNotFound(f"no decision {decision_id[:64]!r}") from exc
-    record = await run_in_threadpool(lambda: _store(runtime).decisions.get(canonical))
+    record = await run_in_threadpool(store.decisions.get, canonical)
     if record is None:
         raise DecisionNotFound(f"no decision {canonical}")
     return record.to_wire()

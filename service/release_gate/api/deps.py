@@ -6,9 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from release_gate.auth import Principal
-from release_gate.metrics import Metrics
+from release_gate.errors import StoreUnavailable
+from release_gate.keys.api_keys import Principal
+from release_gate.ops.metrics import Metrics
 from release_gate.runtime import Runtime
+from release_gate.store import Store
 
 __all__ = [
     "AuditorDep",
@@ -16,9 +18,11 @@ __all__ = [
     "MetricsDep",
     "ReleaseOwnerDep",
     "RuntimeDep",
+    "StoreDep",
     "VerifierDep",
     "get_metrics",
     "get_runtime",
+    "get_store",
     "require_role",
 ]
 
@@ -33,7 +37,16 @@ def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
+def get_store(request: Request) -> Store:
+    """The decision store; 503 when the runtime has none (a dry-run runtime)."""
+    store = get_runtime(request).store
+    if store is None:
+        raise StoreUnavailable("no decision store configured")
+    return store
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+StoreDep = Annotated[Store, Depends(get_store)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 

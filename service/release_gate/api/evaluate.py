@@ -56,7 +56,7 @@ async def evaluate(
         raise
     metrics.observe_decision(
         allow=decision.allow,
-        codes=[v["code"] for v in decision.violations],
+        codes=decision.codes,
         seconds=time.perf_counter() - started,
         stages=decision.timings,
     )
@@ -64,9 +64,9 @@ async def evaluate(
         "decision %s allow=%s packet=%s@%s lane=%s violations=%s",
         decision.decision_id,
         decision.allow,
-        decision.packet["id"],
-        decision.packet["revision"],
+        decision.packet.id,
+        decision.packet.revision,
         decision.lane,
-        ",".join(v["code"] for v in decision.violations) or "-",
+        ",".join(decision.codes) or "-",
     )
     return JSONResponse(decision.to_wire())

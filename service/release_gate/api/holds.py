@@ -13,17 +13,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from release_gate.api.body import read_body
-from release_gate.api.deps import ReleaseOwnerDep, RuntimeDep
+from release_gate.api.body import read_model
+from release_gate.api.deps import ReleaseOwnerDep, RuntimeDep, StoreDep
 from release_gate.api.schemas import json_body, problem_responses
-from release_gate.errors import FieldError, InvalidManifest
-from release_gate.ijson import parse_ijson
-from release_gate.manifest import json_pointer
-from release_gate.runtime import Runtime
-from release_gate.store import HoldNotFound, Store, StoreUnavailable
+from release_gate.errors import InvalidRequest
+from release_gate.store import HoldNotFound
 
 __all__ = ["router"]
 
@@ -32,9 +29,8 @@ router = APIRouter(tags=["holds"])
 _ID = r"^[A-Za-z0-9._:@+-]{1,128}$"
 
 
-class InvalidHoldRequest(InvalidManifest):
+class InvalidHoldRequest(InvalidRequest):
     title = "Invalid hold request"
-    type_suffix = "invalid-request"
 
 
 def _no_nul(value: str) -> str:
@@ -53,24 +49,6 @@ class HoldIn(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_no_nul)]
 
 
-def _parse(body: bytes, max_depth: int) -> HoldIn:
-    document = parse_ijson(body, max_depth=max_depth)
-    try:
-        return HoldIn.model_validate(document)
-    except ValidationError as exc:
-        errors = tuple(
-            FieldError(json_pointer(list(e["loc"])), e["msg"])
-            for e in exc.errors(include_url=False, include_input=False)
-        )
-        raise InvalidHoldRequest("invalid hold request", errors=errors) from exc
-
-
-def _store(runtime: Runtime) -> Store:
-    if runtime.store is None:
-        raise StoreUnavailable("no decision store configured")
-    return runtime.store
-
-
 @router.post(
     "/v1/holds",
     status_code=201,
@@ -78,11 +56,18 @@ def _store(runtime: Runtime) -> Store:
     openapi_extra=json_body(HoldIn),
     summary="Hold a packet revision: revoke its live tokens, deny new evaluations",
 )
-async def place_hold(request: Request, runtime: RuntimeDep, caller: ReleaseOwnerDep) -> Any:
-    body = await read_body(request, max_bytes=runtime.settings.max_body_bytes)
-    req = _parse(body, runtime.settings.max_nesting_depth)
+async def place_hold(
+    request: Request, runtime: RuntimeDep, caller: ReleaseOwnerDep, store: StoreDep
+) -> Any:
+    req = await read_model(
+        request,
+        HoldIn,
+        max_bytes=runtime.settings.max_body_bytes,
+        max_depth=runtime.settings.max_nesting_depth,
+        error=InvalidHoldRequest,
+    )
     hold = await run_in_threadpool(
-        lambda: _store(runtime).holds.place(
+        lambda: store.holds.place(
             packet_id=req.packet_id,
             revision=req.revision,
             lane=req.lane,
@@ -99,16 +84,16 @@ async def place_hold(request: Request, runtime: RuntimeDep, caller: ReleaseOwner
     responses=problem_responses(401, 403, 404, 409, 503),
     summary="Lift a hold",
 )
-async def lift_hold(hold_id: str, runtime: RuntimeDep, caller: ReleaseOwnerDep) -> Any:
+async def lift_hold(hold_id: str, caller: ReleaseOwnerDep, store: StoreDep) -> Any:
     try:
         canonical = str(uuid.UUID(hold_id))
     except ValueError as exc:
         raise HoldNotFound(f"no hold {hold_id[:64]!r}") from exc
     return await run_in_threadpool(
-        lambda: _store(runtime).holds.lift(canonical, actor=caller.name, now_ns=time.time_ns())
+        lambda: store.holds.lift(canonical, actor=caller.name, now_ns=time.time_ns())
     )
 
 
 @router.get("/v1/holds", responses=problem_responses(401, 403, 503), summary="Active holds")
-async def list_holds(runtime: RuntimeDep, _caller: ReleaseOwnerDep) -> Any:
-    return {"holds": await run_in_threadpool(lambda: _store(runtime).holds.active())}
+async def list_holds(_caller: ReleaseOwnerDep, store: StoreDep) -> Any:
+    return {"holds": await run_in_threadpool(store.holds.active)}

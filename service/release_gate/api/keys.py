@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from release_gate.api.deps import RuntimeDep
 from release_gate.api.schemas import JwkSetResponse, JwksOut
-from release_gate.keys import jwks_of
+from release_gate.keys.signing import jwks_of
 
 __all__ = ["router"]
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from release_gate.logs import bind_request, unbind_request
-from release_gate.metrics import Metrics
+from release_gate.ops.logs import bind_request, unbind_request
+from release_gate.ops.metrics import Metrics
 
 __all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware", "request_id_from"]
 

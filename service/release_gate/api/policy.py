@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from release_gate.api.deps import RuntimeDep
 from release_gate.api.schemas import PolicyOut, problem_responses
-from release_gate.governance import GovernanceError
+from release_gate.policy.governance import GovernanceError
 from release_gate.policy.metadata import rule_metadata
 
 __all__ = ["router"]

@@ -8,27 +8,25 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from release_gate.api.deps import RuntimeDep, VerifierDep
+from release_gate.api.deps import RuntimeDep, StoreDep, VerifierDep
 from release_gate.api.schemas import problem_responses
-from release_gate.revocation_list import sign_revocation_list
+from release_gate.keys.revocation_list import sign_revocation_list
 from release_gate.runtime import Runtime
-from release_gate.store import StoreUnavailable
+from release_gate.store import Store
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["tokens"])
 
 
-def _document(runtime: Runtime) -> str:
-    if runtime.store is None:
-        raise StoreUnavailable("no decision store configured")
+def _document(runtime: Runtime, store: Store) -> str:
     now_s = int(time.time())
     return sign_revocation_list(
         key=runtime.signing_key,
         issuer=runtime.settings.issuer,
-        revoked=runtime.store.revocations.live(now_s=now_s),
-        holds=runtime.store.holds.active(),
-        head=runtime.store.decisions.head(),
+        revoked=store.revocations.live(now_s=now_s),
+        holds=store.holds.active(),
+        head=store.decisions.head(),
         now_s=now_s,
         ttl_seconds=runtime.settings.revocations_ttl_seconds,
     )
@@ -42,8 +40,8 @@ def _document(runtime: Runtime) -> str:
     },
     summary="Revoked token ids and active holds, as a JWS signed with the token key",
 )
-async def revocations(runtime: RuntimeDep, _caller: VerifierDep) -> Response:
-    document = await run_in_threadpool(_document, runtime)
+async def revocations(runtime: RuntimeDep, _caller: VerifierDep, store: StoreDep) -> Response:
+    document = await run_in_threadpool(_document, runtime, store)
     return Response(
         document,
         media_type="application/jwt",

@@ -9,7 +9,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from release_gate.manifest import Manifest
+from release_gate.decision.manifest import Manifest
 
 __all__ = [
     "DecisionOut",

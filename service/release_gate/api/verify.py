@@ -10,17 +10,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from release_gate.api.body import read_body
-from release_gate.api.deps import RuntimeDep, VerifierDep
+from release_gate.api.body import read_model
+from release_gate.api.deps import RuntimeDep, StoreDep, VerifierDep
 from release_gate.api.schemas import VerifyIn, VerifyOut, json_body, problem_responses
-from release_gate.errors import FieldError, InvalidManifest
-from release_gate.ijson import parse_ijson
-from release_gate.manifest import json_pointer
-from release_gate.runtime import Runtime
-from release_gate.store import StoreUnavailable
+from release_gate.errors import InvalidRequest
 from release_gate_client.claims import VerifyResult
 from release_gate_client.errors import TokenRevoked
 from release_gate_client.verify import verify_result
@@ -30,21 +25,8 @@ __all__ = ["router"]
 router = APIRouter(tags=["tokens"])
 
 
-class InvalidVerifyRequest(InvalidManifest):
+class InvalidVerifyRequest(InvalidRequest):
     title = "Invalid verify request"
-    type_suffix = "invalid-request"
-
-
-def _parse(body: bytes, max_depth: int) -> VerifyIn:
-    document = parse_ijson(body, max_depth=max_depth)
-    try:
-        return VerifyIn.model_validate(document)
-    except ValidationError as exc:
-        errors = tuple(
-            FieldError(json_pointer(list(e["loc"])), e["msg"])
-            for e in exc.errors(include_url=False, include_input=False)
-        )
-        raise InvalidVerifyRequest("invalid verify request", errors=errors) from exc
 
 
 @router.post(
@@ -54,9 +36,16 @@ def _parse(body: bytes, max_depth: int) -> VerifyIn:
     openapi_extra=json_body(VerifyIn),
     summary="Verify an approval token for a lane and packet digest",
 )
-async def verify(request: Request, runtime: RuntimeDep, _caller: VerifierDep) -> JSONResponse:
-    body = await read_body(request, max_bytes=runtime.settings.max_body_bytes)
-    req = _parse(body, runtime.settings.max_nesting_depth)
+async def verify(
+    request: Request, runtime: RuntimeDep, _caller: VerifierDep, store: StoreDep
+) -> JSONResponse:
+    req = await read_model(
+        request,
+        VerifyIn,
+        max_bytes=runtime.settings.max_body_bytes,
+        max_depth=runtime.settings.max_nesting_depth,
+        error=InvalidVerifyRequest,
+    )
     result = verify_result(
         req.token,
         keys=runtime.verification_keys(),
@@ -64,12 +53,7 @@ async def verify(request: Request, runtime: RuntimeDep, _caller: VerifierDep) ->
         audience=req.lane,
         packet_digest=req.packet_digest,
     )
-    if result.claims is not None and await run_in_threadpool(_revoked, runtime, result.claims.jti):
+    claims = result.claims
+    if claims is not None and await run_in_threadpool(store.revocations.is_revoked, claims.jti):
         result = VerifyResult(valid=False, reason=TokenRevoked.code, claims=None)
     return JSONResponse(result.to_dict())
-
-
-def _revoked(runtime: Runtime, jti: str) -> bool:
-    if runtime.store is None:
-        raise StoreUnavailable("no decision store: revocations cannot be checked")
-    return runtime.store.revocations.is_revoked(jti)

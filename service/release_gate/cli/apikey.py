@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from release_gate.auth import ROLES, generate_key, hash_key
 from release_gate.cli._common import print_json
+from release_gate.keys.api_keys import ROLES, generate_key, hash_key
 
 __all__ = ["add_parser"]
 

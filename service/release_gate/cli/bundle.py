@@ -30,8 +30,8 @@ from typing import Any
 
 from release_gate.cli._common import add_policies_flag, print_json, print_problem, settings_from
 from release_gate.errors import GateError
-from release_gate.governance import GovernanceError, load_governance
 from release_gate.policy.bundle import load_bundle
+from release_gate.policy.governance import GovernanceError, load_governance
 from release_gate.policy.opa_bundle import build_bundle
 
 __all__ = ["DEFAULT_OUT", "add_parser", "run_bundle_build"]

@@ -6,10 +6,10 @@ import argparse
 import sys
 from typing import Any
 
-from release_gate.canonical import manifest_digest, sha256_digest
 from release_gate.cli._common import print_problem, read_file
+from release_gate.decision.canonical import manifest_digest, sha256_digest
+from release_gate.decision.parse import parse_ijson
 from release_gate.errors import BadRequest, GateError
-from release_gate.ijson import parse_ijson
 
 __all__ = ["add_parser"]
 

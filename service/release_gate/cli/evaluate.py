@@ -13,7 +13,7 @@ from release_gate.cli._common import (
     settings_from,
 )
 from release_gate.errors import BadRequest, FieldError, GateError
-from release_gate.logs import configure_logging
+from release_gate.ops.logs import configure_logging
 from release_gate.runtime import build_runtime
 from release_gate.timestamps import format_ns, parse_timestamp_ns
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from release_gate.cli._common import print_json, print_problem
 from release_gate.errors import BadRequest
-from release_gate.keys import write_private_key
+from release_gate.keys.signing import write_private_key
 from release_gate_client.jwk import jwk_thumbprint, public_jwk
 
 __all__ = ["add_parser"]

@@ -1,6 +1,6 @@
 """``release-gate keys rotate|show``: manage the gate's signing key ring.
 
-See :mod:`release_gate.keyring` and docs/operations.md for the procedure.
+See :mod:`release_gate.keys.keyring` and docs/operations.md for the procedure.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from release_gate.cli._common import print_json, print_problem
 from release_gate.errors import GateError
-from release_gate.keyring import (
+from release_gate.keys.keyring import (
     DEFAULT_ROLL_SECONDS,
     LEEWAY_SECONDS,
     MAX_ROLL_SECONDS,

@@ -9,10 +9,10 @@ from typing import Any
 
 from release_gate.app import create_app
 from release_gate.cli._common import EXIT_ERROR, add_policies_flag, settings_from
+from release_gate.cli.server import run_server
 from release_gate.errors import GateError
-from release_gate.logs import configure_logging
+from release_gate.ops.logs import configure_logging
 from release_gate.runtime import build_runtime, freeze_startup_heap
-from release_gate.server import run_server
 
 __all__ = ["add_parser"]
 

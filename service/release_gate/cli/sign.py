@@ -11,11 +11,11 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from release_gate.cli._common import print_json, print_problem, read_file
+from release_gate.decision.manifest import Id, Subject
+from release_gate.decision.parse import parse_ijson
+from release_gate.decision.signatures import sign_manifest
 from release_gate.errors import BadRequest, FieldError, GateError
-from release_gate.ijson import parse_ijson
-from release_gate.keys import load_private_key
-from release_gate.manifest import Id, Subject
-from release_gate.signatures import sign_manifest
+from release_gate.keys.signing import load_private_key
 
 __all__ = ["add_parser"]
 

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from release_gate.cli._common import EXIT_ERROR, print_json, read_file, settings_from
 from release_gate.config import Settings
 from release_gate.errors import GateError
-from release_gate.keyring import MAX_TOKEN_TTL_SECONDS, load_keyring
-from release_gate.keys import load_public_key
+from release_gate.keys.keyring import MAX_TOKEN_TTL_SECONDS, load_keyring
+from release_gate.keys.signing import load_public_key
 from release_gate_client.errors import ReleaseGateClientError
 from release_gate_client.jwk import jwk_thumbprint, load_jwks
 from release_gate_client.verify import verify_result

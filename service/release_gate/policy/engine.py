@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from release_gate.errors import ServiceUnavailable
+from release_gate_client.models import Violation
 
 __all__ = [
     "ENTRY_POINT",
@@ -22,7 +23,6 @@ __all__ = [
     "PolicyEngine",
     "PolicyEngineError",
     "PolicyResult",
-    "RawViolation",
     "parse_policy_result",
 ]
 
@@ -40,19 +40,12 @@ class PolicyEngineError(ServiceUnavailable):
 
 
 @dataclass(frozen=True, slots=True)
-class RawViolation:
-    code: str
-    message: str
-    path: str
-
-
-@dataclass(frozen=True, slots=True)
 class PolicyResult:
     """What the policy decided, plus the digest of the policy that decided it."""
 
     allow: bool
-    violations: tuple[RawViolation, ...]
-    warnings: tuple[RawViolation, ...]
+    violations: tuple[Violation, ...]
+    warnings: tuple[Violation, ...]
     policy_revision: str
     policy_digest: str
 
@@ -90,17 +83,17 @@ class PolicyEngine(Protocol):
         ...
 
 
-def _violations(value: Any, what: str) -> tuple[RawViolation, ...]:
+def _violations(value: Any, what: str) -> tuple[Violation, ...]:
     if not isinstance(value, list):
         raise PolicyEngineError(f"policy result {what} is not an array")
-    out: list[RawViolation] = []
+    out: list[Violation] = []
     for item in value:
         if not isinstance(item, dict):
             raise PolicyEngineError(f"policy result {what} holds a non-object")
         code, message, path = item.get("code"), item.get("message"), item.get("path")
         if not (isinstance(code, str) and isinstance(message, str) and isinstance(path, str)):
             raise PolicyEngineError(f"policy result {what} entry lacks code, message or path")
-        out.append(RawViolation(code=code, message=message, path=path))
+        out.append(Violation(code=code, message=message, path=path))
     out.sort(key=lambda v: (v.code, v.path, v.message))
     return tuple(out)
 

@@ -13,11 +13,13 @@ Schema by Alembic migrations (``store.migrate``); the chain in ``store.chain``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from release_gate.decision.log import FactsChanged
+from release_gate.decision.model import Decision, Facts
+from release_gate.errors import StoreUnavailable
 from release_gate.store.chain import (
     ChainHeadState,
     ChainReport,
@@ -25,8 +27,8 @@ from release_gate.store.chain import (
     entry_hash_at,
     verify_chain,
 )
-from release_gate.store.db import Database, StoreUnavailable
-from release_gate.store.decisions import DecisionRecord, DecisionStore, FactsChanged
+from release_gate.store.db import Database
+from release_gate.store.decisions import DecisionRecord, DecisionStore
 from release_gate.store.holds import HoldAlreadyLifted, HoldNotFound, HoldStore
 from release_gate.store.revocations import RevocationStore
 
@@ -78,13 +80,13 @@ class Store:
             }
         return {"ok": True, "detail": f"entry {seq_text} matches the anchor"}
 
-    # The decision log, as the gate sees it (release_gate.gate.DecisionLog).
+    # The decision log, as the decision path sees it (release_gate.decision.log.DecisionLog).
 
-    def facts(self, *, packet_id: str, lane: str) -> dict[str, Any]:
+    def facts(self, *, packet_id: str, lane: str) -> Facts:
         return self.decisions.facts(packet_id=packet_id, lane=lane)
 
-    def append(self, record: DecisionRecord, *, expected_facts: Mapping[str, Any] | None) -> None:
-        self.decisions.append(record, expected_facts=expected_facts)
+    def append(self, decision: Decision, *, expected_facts: Facts | None) -> None:
+        self.decisions.append(decision, expected_facts=expected_facts)
 
     def get(self, decision_id: str) -> DecisionRecord | None:
         return self.decisions.get(decision_id)

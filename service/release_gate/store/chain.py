@@ -33,6 +33,7 @@ __all__ = [
     "GENESIS",
     "PROGRESS_EVERY",
     "ChainHeadState",
+    "ChainLink",
     "ChainReport",
     "Progress",
     "advance_head",
@@ -53,6 +54,15 @@ _KINDS: dict[type[Chained], str] = {DecisionRow: "decision", HoldEventRow: "hold
 class ChainHeadState:
     seq: int
     hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainLink:
+    """An entry's place in the chain."""
+
+    seq: int
+    prev_hash: str
+    record_hash: str
 
 
 @dataclass(frozen=True, slots=True)

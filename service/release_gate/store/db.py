@@ -30,18 +30,13 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from release_gate.errors import ServiceUnavailable
+from release_gate.errors import StoreUnavailable
 
 __all__ = ["Database", "StoreUnavailable", "make_engine"]
 
 logger = logging.getLogger(__name__)
 
 _IMMEDIATE = "release_gate_immediate"
-
-
-class StoreUnavailable(ServiceUnavailable):
-    title = "Decision store unavailable"
-    type_suffix = "store-unavailable"
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -11,83 +11,140 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from release_gate.store.chain import ChainHeadState, advance_head, lock_head, read_head
+from release_gate.decision.log import FactsChanged
+from release_gate.decision.model import (
+    Basis,
+    Decision,
+    Facts,
+    PacketRef,
+    PolicyRef,
+    Violation,
+    violation_to_wire,
+)
+from release_gate.store.chain import ChainHeadState, ChainLink, advance_head, lock_head, read_head
 from release_gate.store.db import Database, StoreUnavailable
 from release_gate.store.facts import read_facts
 from release_gate.store.revocations import revoke_live_tokens
 from release_gate.store.schema import DecisionRow
 
-__all__ = ["DecisionRecord", "DecisionStore", "FactsChanged"]
+__all__ = ["DecisionRecord", "DecisionStore", "decision_row"]
 
 logger = logging.getLogger(__name__)
 
-_JSON_FIELDS = ("violations", "warnings", "accepted_objections", "facts")
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-class FactsChanged(Exception):
-    """The store's facts moved between evaluation and append; ``current`` is the new view."""
+def _violations(text: str) -> tuple[Violation, ...]:
+    return tuple(Violation(**item) for item in json.loads(text))
 
-    def __init__(self, current: dict[str, Any]) -> None:
-        super().__init__("facts changed since evaluation")
-        self.current = current
+
+def decision_row(decision: Decision) -> DecisionRow:
+    """The row that records ``decision`` (not yet chained: no seq or hashes)."""
+    basis = decision.basis
+    return DecisionRow(
+        decision_id=decision.decision_id,
+        evaluated_at=decision.evaluated_at,
+        evaluated_at_ns=basis.evaluated_at_ns,
+        manifest_id=basis.manifest_id,
+        manifest_digest=decision.manifest_digest,
+        packet_id=decision.packet.id,
+        packet_revision=decision.packet.revision,
+        packet_digest=decision.packet.digest,
+        supersedes_revision=basis.supersedes_revision,
+        lane=decision.lane,
+        allow=decision.allow,
+        violations=_json([violation_to_wire(v) for v in decision.violations]),
+        warnings=_json([violation_to_wire(v) for v in decision.warnings]),
+        accepted_objections=_json(list(basis.accepted_objections)),
+        facts=_json(basis.facts.to_json()),
+        policy_revision=decision.policy.revision,
+        policy_digest=decision.policy.digest,
+        engine=basis.engine,
+        token_id=decision.token_id,
+        token_expires_at=decision.token_expires_at,
+        manifest=basis.manifest_text,
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class DecisionRecord:
-    decision_id: str
-    evaluated_at: str
-    evaluated_at_ns: int
-    manifest_id: str
-    manifest_digest: str
-    packet_id: str
-    packet_revision: int
-    packet_digest: str
-    supersedes_revision: int | None
-    lane: str
-    allow: bool
-    violations: list[dict[str, str]]
-    warnings: list[dict[str, str]]
-    accepted_objections: list[str]
-    facts: dict[str, Any]
-    policy_revision: str
-    policy_digest: str
-    engine: str
-    token_id: str | None
-    token_expires_at: int | None
-    manifest: str
-    seq: int | None = None
-    prev_hash: str | None = None
-    record_hash: str | None = None
+    """A decision as the log keeps it, with its place in the chain.
 
-    def _row(self) -> DecisionRow:
-        values = asdict(self)
-        for name in ("seq", "prev_hash", "record_hash"):
-            values.pop(name)
-        for name in _JSON_FIELDS:
-            values[name] = json.dumps(values[name], separators=(",", ":"), ensure_ascii=False)
-        return DecisionRow(**values)
+    ``decision.token`` is always ``None``: tokens are never stored, only their
+    id (``decision.token_id``) and expiry.
+    """
+
+    decision: Decision
+    link: ChainLink
 
     @classmethod
-    def from_row(cls, row: DecisionRow) -> DecisionRecord:
-        values = {name: getattr(row, name) for name in cls.__slots__}
-        for name in _JSON_FIELDS:
-            values[name] = json.loads(values[name])
-        return cls(**values)
+    def from_row(cls, row: Any) -> DecisionRecord:
+        """From a ``decisions`` row (an ORM object or a result row)."""
+        decision = Decision(
+            decision_id=row.decision_id,
+            allow=row.allow,
+            manifest_digest=row.manifest_digest,
+            packet=PacketRef(
+                id=row.packet_id, revision=row.packet_revision, digest=row.packet_digest
+            ),
+            lane=row.lane,
+            policy=PolicyRef(revision=row.policy_revision, digest=row.policy_digest),
+            violations=_violations(row.violations),
+            warnings=_violations(row.warnings),
+            token=None,
+            token_expires_at=row.token_expires_at,
+            evaluated_at=row.evaluated_at,
+            basis=Basis(
+                manifest_id=row.manifest_id,
+                manifest_text=row.manifest,
+                supersedes_revision=row.supersedes_revision,
+                accepted_objections=tuple(json.loads(row.accepted_objections)),
+                facts=Facts.from_json(json.loads(row.facts)),
+                engine=row.engine,
+                evaluated_at_ns=row.evaluated_at_ns,
+            ),
+        )
+        return cls(decision, ChainLink(row.seq, row.prev_hash, row.record_hash))
 
     def to_wire(self, *, with_manifest: bool = True) -> dict[str, Any]:
         """The audit API's view (docs/audit.md)."""
-        wire = {k: v for k, v in asdict(self).items() if k not in ("manifest", "evaluated_at_ns")}
-        wire["outcome"] = "allow" if self.allow else "deny"
+        decision, basis = self.decision, self.decision.basis
+        wire: dict[str, Any] = {
+            "decision_id": decision.decision_id,
+            "evaluated_at": decision.evaluated_at,
+            "manifest_id": basis.manifest_id,
+            "manifest_digest": decision.manifest_digest,
+            "packet_id": decision.packet.id,
+            "packet_revision": decision.packet.revision,
+            "packet_digest": decision.packet.digest,
+            "supersedes_revision": basis.supersedes_revision,
+            "lane": decision.lane,
+            "allow": decision.allow,
+            "violations": [violation_to_wire(v) for v in decision.violations],
+            "warnings": [violation_to_wire(v) for v in decision.warnings],
+            "accepted_objections": list(basis.accepted_objections),
+            "facts": basis.facts.to_json(),
+            "policy_revision": decision.policy.revision,
+            "policy_digest": decision.policy.digest,
+            "engine": basis.engine,
+            "token_id": decision.token_id,
+            "token_expires_at": decision.token_expires_at,
+            "seq": self.link.seq,
+            "prev_hash": self.link.prev_hash,
+            "record_hash": self.link.record_hash,
+            "outcome": "allow" if decision.allow else "deny",
+        }
         if with_manifest:
-            wire["manifest"] = json.loads(self.manifest)
-            wire["manifest_text"] = self.manifest
+            wire["manifest"] = json.loads(basis.manifest_text)
+            wire["manifest_text"] = basis.manifest_text
         return wire
 
 
@@ -97,8 +154,8 @@ class DecisionStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def append(self, record: DecisionRecord, *, expected_facts: Mapping[str, Any] | None) -> None:
-        """Commit ``record`` durably, or raise :class:`StoreUnavailable` / :class:`FactsChanged`.
+    def append(self, decision: Decision, *, expected_facts: Facts | None) -> None:
+        """Commit ``decision`` durably, or raise :class:`StoreUnavailable` / :class:`FactsChanged`.
 
         With ``expected_facts`` (an allow), the facts are re-read under the
         chain lock and must equal them; an approval then revokes the live
@@ -108,25 +165,25 @@ class DecisionStore:
             with self._db.serialized() as conn:
                 head = lock_head(conn)
                 if expected_facts is not None:
-                    current = read_facts(conn, packet_id=record.packet_id, lane=record.lane)
+                    current = read_facts(conn, packet_id=decision.packet.id, lane=decision.lane)
                     if current != expected_facts:
                         raise FactsChanged(current)
-                advance_head(conn, head, record._row())
-                if record.allow:
+                advance_head(conn, head, decision_row(decision))
+                if decision.allow:
                     revoke_live_tokens(
                         conn,
-                        (DecisionRow.packet_id == record.packet_id)
-                        & (DecisionRow.lane == record.lane)
-                        & (DecisionRow.packet_revision < record.packet_revision),
+                        (DecisionRow.packet_id == decision.packet.id)
+                        & (DecisionRow.lane == decision.lane)
+                        & (DecisionRow.packet_revision < decision.packet.revision),
                         reason="superseded",
-                        cause=record.decision_id,
-                        now_ns=record.evaluated_at_ns,
+                        cause=decision.decision_id,
+                        now_ns=decision.basis.evaluated_at_ns,
                     )
         except SQLAlchemyError as exc:
-            logger.error("decision %s not recorded: %s", record.decision_id, type(exc).__name__)
+            logger.error("decision %s not recorded: %s", decision.decision_id, type(exc).__name__)
             raise StoreUnavailable("the decision could not be recorded; no token issued") from exc
 
-    def facts(self, *, packet_id: str, lane: str) -> dict[str, Any]:
+    def facts(self, *, packet_id: str, lane: str) -> Facts:
         try:
             with self._db.read() as conn:
                 return read_facts(conn, packet_id=packet_id, lane=lane)
@@ -149,14 +206,14 @@ class DecisionStore:
                 row = conn.execute(
                     select(DecisionRow).where(DecisionRow.decision_id == decision_id)
                 ).first()
-                return DecisionRecord.from_row(DecisionRow(**row._mapping)) if row else None
+                return DecisionRecord.from_row(row) if row else None
         except SQLAlchemyError as exc:
             raise StoreUnavailable("the decision store cannot be read") from exc
 
     def get_by_token(self, jti: str) -> DecisionRecord | None:
         with self._db.read() as conn:
             row = conn.execute(select(DecisionRow).where(DecisionRow.token_id == jti)).first()
-            return DecisionRecord.from_row(DecisionRow(**row._mapping)) if row else None
+            return DecisionRecord.from_row(row) if row else None
 
     def head(self) -> ChainHeadState:
         try:

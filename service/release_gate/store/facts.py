@@ -2,7 +2,7 @@
 
 ``read_facts`` runs twice for an allow: before evaluation (outside any lock)
 and again inside the serialized append transaction; if the two differ the
-decision is re-evaluated (see :mod:`release_gate.gate`). The shape is the
+decision is re-evaluated (see :mod:`release_gate.decision.decide`). The shape is the
 policy input's ``facts.history`` and ``facts.holds`` (docs/policy-input.md).
 """
 
@@ -12,12 +12,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from release_gate.decision.model import Facts, History, Hold
 from release_gate.store.schema import DecisionRow, HoldEventRow
 
-__all__ = ["active_holds", "empty_facts", "read_facts"]
+__all__ = ["active_holds", "read_facts"]
 
 
-def _history(conn: Connection, packet_id: str, lane: str) -> dict[str, Any]:
+def _history(conn: Connection, packet_id: str, lane: str) -> History:
     approved = (DecisionRow.packet_id == packet_id) & (DecisionRow.lane == lane) & DecisionRow.allow
     latest = conn.execute(select(func.max(DecisionRow.packet_revision)).where(approved)).scalar()
     digest = None
@@ -28,7 +29,7 @@ def _history(conn: Connection, packet_id: str, lane: str) -> dict[str, Any]:
             .order_by(DecisionRow.seq)
             .limit(1)
         ).scalar()
-    return {"latest_approved_revision": latest, "latest_approved_digest": digest}
+    return History(latest_approved_revision=latest, latest_approved_digest=digest)
 
 
 def active_holds(conn: Connection, *, packet_id: str | None = None) -> list[dict[str, Any]]:
@@ -53,18 +54,10 @@ def active_holds(conn: Connection, *, packet_id: str | None = None) -> list[dict
     ]
 
 
-def empty_facts() -> dict[str, Any]:
-    """The facts of a packet the store has never seen (and of a store-less dry run)."""
-    return {
-        "history": {"latest_approved_revision": None, "latest_approved_digest": None},
-        "holds": [],
-    }
-
-
-def read_facts(conn: Connection, *, packet_id: str, lane: str) -> dict[str, Any]:
-    """``{"history": {...}, "holds": [...]}`` for one packet in one lane."""
-    holds = [
-        {k: h[k] for k in ("hold_id", "revision", "lane", "reason")}
+def read_facts(conn: Connection, *, packet_id: str, lane: str) -> Facts:
+    """The history and active holds of one packet in one lane."""
+    holds = tuple(
+        Hold(hold_id=h["hold_id"], revision=h["revision"], lane=h["lane"], reason=h["reason"])
         for h in active_holds(conn, packet_id=packet_id)
-    ]
-    return {"history": _history(conn, packet_id, lane), "holds": holds}
+    )
+    return Facts(history=_history(conn, packet_id, lane), holds=holds)

@@ -10,8 +10,6 @@ list decisions may start at any position.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from release_gate.errors import BadRequest, FieldError
 from release_gate.store.db import Database, StoreUnavailable
 from release_gate.store.decisions import DecisionRecord
 from release_gate.store.schema import DecisionRow
+from release_gate_client.b64url import b64url_decode, b64url_encode
 
 __all__ = ["DecisionPage", "DecisionQuery", "InvalidCursor", "list_decisions"]
 
@@ -75,7 +74,7 @@ def _filters_hash(query: DecisionQuery) -> str:
 def _encode(seq: int, query: DecisionQuery) -> str:
     value = {"v": _CURSOR_VERSION, "before": seq, "q": _filters_hash(query)}
     raw = json.dumps(value, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return b64url_encode(raw)
 
 
 def _invalid(detail: str) -> InvalidCursor:
@@ -87,9 +86,8 @@ def _decode(cursor: str, query: DecisionQuery) -> int:
     if len(cursor) > _MAX_CURSOR_LENGTH:
         raise _invalid("the cursor is not one this gate issued")
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError) as exc:
+        value = json.loads(b64url_decode(cursor))
+    except (ValueError, UnicodeError) as exc:
         raise _invalid("the cursor is not one this gate issued") from exc
     if not isinstance(value, dict) or set(value) != {"v", "before", "q"}:
         raise _invalid("the cursor is not one this gate issued")
@@ -133,7 +131,7 @@ def list_decisions(db: Database, query: DecisionQuery) -> DecisionPage:
     stmt = _filtered(query)
     try:
         with db.read() as conn:
-            rows = [DecisionRow(**r._mapping) for r in conn.execute(stmt)]
+            rows = list(conn.execute(stmt))
     except SQLAlchemyError as exc:
         raise StoreUnavailable("the decision store cannot be read") from exc
     more = len(rows) > query.limit

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from release_gate.manifest import Manifest
-from release_gate.signatures import SignatureStatus
+from release_gate.decision.manifest import Manifest
+from release_gate.decision.model import Facts
+from release_gate.decision.signatures import SignatureStatus
 from release_gate.timestamps import format_ns, parse_timestamp_ns
 
 __all__ = ["AGE_CLAMP_NS", "build_policy_input"]
@@ -28,7 +28,7 @@ def build_policy_input(
     digest: str,
     statuses: Sequence[SignatureStatus],
     now_ns: int,
-    store_facts: Mapping[str, Any] | None = None,
+    facts: Facts | None = None,
 ) -> str:
     """The policy input as compact JSON text (what engines take).
 
@@ -38,22 +38,16 @@ def build_policy_input(
     strict I-JSON has no duplicate names or out-of-range numbers for another
     parser to read differently.)
 
-    ``store_facts`` is ``{"history": ..., "holds": [...]}`` from the store
-    (:func:`release_gate.store.facts.read_facts`); absent, the packet has no
-    history and no holds.
+    ``facts`` are the packet's facts from the decision log (its history and
+    holds); absent, the packet has none.
     """
-    history = {"latest_approved_revision": None, "latest_approved_digest": None}
-    holds: list[Any] = []
-    if store_facts is not None:
-        history, holds = store_facts["history"], store_facts["holds"]
     rest = {
         "manifest_digest": digest,
         "evaluated_at": format_ns(now_ns),
         "facts": {
             "signatures": [{"status": str(s)} for s in statuses],
             "evidence": [{"age_ns": _age_ns(e.observed_at, now_ns)} for e in manifest.evidence],
-            "history": history,
-            "holds": holds,
+            **(facts or Facts()).to_json(),
         },
     }
     rest_text = json.dumps(rest, ensure_ascii=False, separators=(",", ":"))

@@ -21,7 +21,7 @@ from typing import Any
 
 import jwt
 
-from release_gate.keys import SigningKey
+from release_gate.keys.signing import SigningKey
 from release_gate.store import ChainHeadState
 
 __all__ = ["REVOCATIONS_TYPE", "sign_revocation_list"]

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from release_gate.errors import BadRequest, FieldError
+from release_gate.errors import BadRequest, FieldError, json_pointer
 
 __all__ = ["MAX_SAFE_INTEGER", "parse_ijson"]
 
@@ -124,11 +124,7 @@ def _locate(text: str) -> str:
         found = _first_problem(_LOCATOR.decode(text), [])
     except (ValueError, RecursionError):
         return ""
-    return "" if found is None else _pointer(found)
-
-
-def _pointer(parts: list[str | int]) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return "" if found is None else json_pointer(found)
 
 
 def _depth(value: Any) -> int:
@@ -147,7 +143,7 @@ def _depth(value: Any) -> int:
 
 def _too_deep(max_depth: int, path: list[str | int]) -> BadRequest:
     detail = f"nesting deeper than {max_depth} levels"
-    return BadRequest(detail, errors=(FieldError(_pointer(path), detail),))
+    return BadRequest(detail, errors=(FieldError(json_pointer(path), detail),))
 
 
 def _check_depth(value: Any, max_depth: int) -> None:
@@ -172,13 +168,13 @@ def _check_surrogates(value: Any) -> None:
         if isinstance(node, str):
             if _SURROGATE.search(node):
                 detail = "string holds a lone surrogate"
-                raise BadRequest(detail, errors=(FieldError(_pointer(path), detail),))
+                raise BadRequest(detail, errors=(FieldError(json_pointer(path), detail),))
         elif isinstance(node, dict | list):
             items = node.items() if isinstance(node, dict) else enumerate(node)
             for key, child in items:
                 if isinstance(key, str) and _SURROGATE.search(key):
                     detail = "member name holds a lone surrogate"
-                    raise BadRequest(detail, errors=(FieldError(_pointer(path), detail),))
+                    raise BadRequest(detail, errors=(FieldError(json_pointer(path), detail),))
                 stack.append((child, [*path, key]))
 
 

@@ -7,7 +7,6 @@ the error, and the CLI exits 2.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -15,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from release_gate.errors import ServiceUnavailable
+from release_gate_client.b64url import b64url_decode
 
 __all__ = [
     "MAX_AGE_LIMIT_SECONDS",
@@ -96,14 +96,14 @@ class Governance:
 
 def _decode_key(subject: str, key: SignerKey) -> Ed25519PublicKey:
     try:
-        raw = base64.urlsafe_b64decode(key.public_key + "=" * (-len(key.public_key) % 4))
+        raw = b64url_decode(key.public_key)
         if len(raw) != 32:
             raise ValueError("not 32 bytes")
         return Ed25519PublicKey.from_public_bytes(raw)
     except ValueError as exc:
         raise GovernanceError(
             f"governance: signer {subject!r} key {key.key_id!r} is not a raw Ed25519 key "
-            "in unpadded base64url"
+            "in canonical unpadded base64url (43 characters, unused trailing bits zero)"
         ) from exc
 
 

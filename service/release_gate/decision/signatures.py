@@ -9,7 +9,6 @@ statement), else ``verified``.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
@@ -17,9 +16,10 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from release_gate.canonical import approval_statement, manifest_digest
-from release_gate.governance import Governance
-from release_gate.manifest import Signature
+from release_gate.decision.canonical import approval_statement, manifest_digest
+from release_gate.decision.manifest import Signature
+from release_gate.policy.governance import Governance
+from release_gate_client.b64url import b64url_decode, b64url_encode
 
 __all__ = ["SignatureStatus", "sign_manifest", "verify_signatures"]
 
@@ -37,7 +37,7 @@ def _verify_one(signature: Signature, *, digest: str, governance: Governance) ->
     statement = approval_statement(
         manifest_digest=digest, subject=signature.subject, role=signature.role
     )
-    raw = base64.urlsafe_b64decode(signature.signature + "==")
+    raw = b64url_decode(signature.signature)  # canonical: checked with the manifest
     try:
         key.verify(raw, statement)
     except InvalidSignature:
@@ -64,7 +64,7 @@ def sign_manifest(
     statement = approval_statement(
         manifest_digest=manifest_digest(document), subject=subject, role=role
     )
-    value = base64.urlsafe_b64encode(private_key.sign(statement)).rstrip(b"=").decode()
+    value = b64url_encode(private_key.sign(statement))
     signatures = [
         *(document.get("signatures") or []),
         {

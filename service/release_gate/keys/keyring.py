@@ -34,7 +34,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from release_gate.errors import ConfigurationError
-from release_gate.keys import SigningKey, load_private_key, load_public_key, write_private_key
+from release_gate.keys.signing import (
+    SigningKey,
+    load_private_key,
+    load_public_key,
+    write_private_key,
+)
 from release_gate_client.jwk import jwk_thumbprint
 
 __all__ = [

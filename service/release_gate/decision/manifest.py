@@ -3,12 +3,11 @@
 :func:`validate_manifest` takes the parsed I-JSON document and returns a typed,
 frozen :class:`Manifest`, or raises :class:`InvalidManifest` (422) listing every
 problem with a JSON Pointer. The digest is never computed from these models:
-it is computed over the document as received (see :mod:`release_gate.canonical`).
+it is computed over the document as received (see :mod:`release_gate.decision.canonical`).
 """
 
 from __future__ import annotations
 
-import base64
 import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -22,8 +21,9 @@ from pydantic import (
     ValidationError,
 )
 
-from release_gate.errors import FieldError, InvalidManifest
+from release_gate.errors import FieldError, InvalidManifest, json_pointer
 from release_gate.timestamps import parse_timestamp_ns
+from release_gate_client.b64url import b64url_decode
 
 __all__ = [
     "Evidence",
@@ -33,7 +33,6 @@ __all__ = [
     "Packet",
     "ResidualAcceptance",
     "Signature",
-    "json_pointer",
     "validate_manifest",
 ]
 
@@ -60,10 +59,12 @@ def _timestamp(value: str) -> str:
 
 def _signature(value: str) -> str:
     try:
-        raw = base64.urlsafe_b64decode(value + "==")
+        raw = b64url_decode(value)
     except ValueError as exc:
-        raise ValueError("signature is not base64url") from exc
-    if len(raw) != 64 or base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != value:
+        raise ValueError(
+            "signature must be canonical unpadded base64url of exactly 64 bytes"
+        ) from exc
+    if len(raw) != 64:
         raise ValueError("signature must be canonical unpadded base64url of exactly 64 bytes")
     return value
 
@@ -141,11 +142,6 @@ class Limits:
     max_signatures: int = 32
     max_objections: int = 1000
     max_evidence: int = 1000
-
-
-def json_pointer(parts: tuple[str | int, ...] | list[str | int]) -> str:
-    """RFC 6901 pointer for a path of keys and indexes."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 def _bounds(doc: dict[str, Any], limits: Limits) -> list[FieldError]:

@@ -28,7 +28,7 @@ from sqlalchemy.exc import ArgumentError
 
 from release_gate.config import Settings
 from release_gate.errors import ConfigurationError
-from release_gate.governance import Governance
+from release_gate.policy.governance import Governance
 from release_gate_client.jwk import public_jwk
 
 __all__ = [
@@ -53,7 +53,7 @@ DEMO_PUBLIC_KEYS = frozenset(
 
 
 def auth_enabled(settings: Settings) -> bool:
-    """Is API authentication configured (``RELEASE_GATE_API_KEYS``, see release_gate.auth)?"""
+    """Is API authentication on (``RELEASE_GATE_API_KEYS``, see release_gate.keys.api_keys)?"""
     return settings.api_keys is not None
 
 
@@ -69,7 +69,7 @@ def _key_files(settings: Settings) -> list[Path]:
     a private key (a retired key should be its public half, but a copied private key
     must be as protected as the active one)."""
     if settings.keys_dir is not None:
-        from release_gate.keyring import load_keyring
+        from release_gate.keys.keyring import load_keyring
 
         return [load_keyring(settings.keys_dir).active.path]
     active = [settings.signing_key_file] if settings.signing_key_file is not None else []
