@@ -50,8 +50,8 @@ class TestErrorTree:
         assert len(codes) == len(set(codes))
 
     def test_roots_share_one_package_root(self) -> None:
-        for cls in (TokenError, ClientError, KeySetError):
-            assert issubclass(cls, ReleaseGateClientError)
+        for root in (TokenError, ClientError, KeySetError):
+            assert issubclass(root, ReleaseGateClientError)
         for cls in (GateHTTPError, GateUnavailable, UnexpectedResponse):
             assert issubclass(cls, ClientError)
             assert not issubclass(cls, TokenError)

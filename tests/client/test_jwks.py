@@ -7,6 +7,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,7 +32,7 @@ def serve_keys(gate: FakeGate, *signers: Minter) -> None:
     gate.routes[("GET", PATH)] = Reply.json({"keys": keys})
 
 
-def fetcher(gate: FakeGate, clock: FakeClock, **options: float) -> JWKSFetcher:
+def fetcher(gate: FakeGate, clock: FakeClock, **options: Any) -> JWKSFetcher:
     return JWKSFetcher(gate.url + PATH, clock=clock, **options)
 
 
@@ -218,7 +219,7 @@ class TestJWKSFetcher:
     @pytest.mark.parametrize(
         ("options", "why"), [({"max_age": 0}, "max_age"), ({"min_refresh_interval": -1}, "max_age")]
     )
-    def test_rejects_bad_intervals(self, options: dict[str, float], why: str) -> None:
+    def test_rejects_bad_intervals(self, options: dict[str, Any], why: str) -> None:
         with pytest.raises(ValueError, match=why):
             JWKSFetcher("https://gate.example/jwks.json", **options)
 

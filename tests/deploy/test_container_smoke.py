@@ -88,7 +88,8 @@ def _as_user() -> list[str]:
 
 def _python_for_user() -> str:
     """An interpreter the unprivileged user can run (the base image's ``python``)."""
-    candidates = [sys._base_executable, "/usr/bin/python3.11", "/usr/local/bin/python3.11"]
+    base: str = getattr(sys, "_base_executable", sys.executable)
+    candidates = [base, "/usr/bin/python3.11", "/usr/local/bin/python3.11"]
     for candidate in candidates:
         if Path(candidate).exists():
             done = subprocess.run(

@@ -34,6 +34,7 @@ from release_gate.keys.keyring import (
 )
 from release_gate.runtime import Runtime, build_runtime
 from release_gate_client import JWKSFetcher, UnknownKid, verify_token
+from release_gate_client.b64url import b64url_encode
 from tests.deploy._support import CountingApp, ThreadedServer
 from tests.helpers import LANE, POLICIES, ManifestFactory
 
@@ -223,11 +224,11 @@ class TestRotationEndToEnd:
             assert counting.counts[jwks_path] == 2
             _header, payload, signature = new_token.split(".")
             for i in range(50):  # a flood of made-up kids costs nothing more
-                forged = jwt.api_jws.base64url_encode(
+                forged = b64url_encode(
                     json.dumps(
                         {"alg": "EdDSA", "typ": "release-approval+jwt", "kid": f"x{i}"}
                     ).encode()
-                ).decode()
+                )
                 with pytest.raises(UnknownKid):
                     verify(f"{forged}.{payload}.{signature}")
             assert counting.counts[jwks_path] == 2

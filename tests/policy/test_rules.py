@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
+from release_gate.policy.bundle import load_bundle
+
 from ._rego_support import (
     AGENT,
     AGENT_CS,
@@ -23,7 +25,6 @@ from ._rego_support import (
     Input,
     acceptance_by,
     found,
-    load_bundle,
     set_at,
     valid_input,
     with_signatures,

@@ -69,7 +69,8 @@ def reason(client: TestClient, token: str, **kwargs: str) -> str | None:
         assert isinstance(body["claims"], dict)
     else:
         assert body["claims"] is None
-    return body["reason"]
+    found: str | None = body["reason"]
+    return found
 
 
 @pytest.fixture

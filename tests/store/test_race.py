@@ -21,7 +21,7 @@ from tests.store._flow import revision
 class _Interleaving:
     """Wraps the real engine; runs ``meanwhile`` after each of the first ``times`` evaluations."""
 
-    def __init__(self, engine: PolicyEngine, meanwhile: Callable[[], None], times: int) -> None:
+    def __init__(self, engine: PolicyEngine, meanwhile: Callable[[], object], times: int) -> None:
         self.name = engine.name
         self._engine, self._meanwhile, self._left = engine, meanwhile, times
         self.calls = 0
@@ -51,7 +51,7 @@ def _gate(runtime: Runtime, engine: object) -> Gate:
     )
 
 
-def _hold(store: Store) -> Callable[[], None]:
+def _hold(store: Store) -> Callable[[], object]:
     return lambda: store.holds.place(
         packet_id="PKT-TEST-1",
         revision=3,
