@@ -117,6 +117,60 @@ class GateProcess:
         self.stop()
 
 
+class EvaluationLatch:
+    """The test's end of ``tests.deploy._held_gate``'s held evaluations.
+
+    ``wait_started()`` returns once an evaluation is in flight (it blocks on the
+    latch); ``release()`` lets it finish. Every wait has a deadline.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._server.bind(str(path))
+        self._server.listen()
+        self._held: list[socket.socket] = []
+
+    def wait_started(self, timeout: float = 20.0) -> None:
+        self._server.settimeout(timeout)
+        conn, _ = self._server.accept()
+        conn.settimeout(timeout)
+        assert conn.recv(8) == b"started\n"
+        self._held.append(conn)
+
+    def release(self) -> None:
+        for conn in self._held:
+            conn.sendall(b"g")
+            conn.close()
+        self._held.clear()
+
+    def close(self) -> None:
+        self.release()
+        self._server.close()
+
+
+def wait_listener_closed(port: int, timeout: float = 20.0) -> None:
+    """Until nothing accepts connections on ``port`` (the server closed its listener)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+        except OSError:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"port {port} still accepts connections after {timeout}s")
+
+
+def wait_draining(url: str, timeout: float = 20.0) -> None:
+    """Until ``/readyz`` answers 503: the gate has taken its SIGTERM."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if httpx.get(url + "/readyz", timeout=5.0).status_code == 503:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{url} still ready {timeout}s after SIGTERM")
+
+
 def base_env(**overrides: str) -> dict[str, str]:
     """A minimal environment: no RELEASE_GATE_* leaks in from the caller's shell."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELEASE_GATE_")}

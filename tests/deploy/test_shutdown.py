@@ -8,14 +8,20 @@ import signal
 import sqlite3
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.deploy._support import GateProcess, base_env, free_port
+from tests.deploy._support import (
+    EvaluationLatch,
+    GateProcess,
+    base_env,
+    free_port,
+    wait_draining,
+    wait_listener_closed,
+)
 from tests.helpers import POLICIES, ManifestFactory
 
 pytestmark = pytest.mark.slow
@@ -30,58 +36,63 @@ def _post(url: str, manifest: dict[str, Any], **headers: str) -> httpx.Response:
     )
 
 
-def _slow_gate(
-    tmp_path: Path, signing_key_file: Path, *, drain: str, seconds: str, **env: str
-) -> tuple[GateProcess, Path]:
-    """A real ``serve`` whose evaluations take ``seconds``, and its SQLite file."""
+def _held_gate(
+    tmp_path: Path, signing_key_file: Path, *, drain: str, **env: str
+) -> tuple[GateProcess, EvaluationLatch, Path]:
+    """A real ``serve`` whose evaluations wait for the latch, the latch, and its SQLite file."""
     port = free_port()
     database = tmp_path / "decisions.db"
+    latch = EvaluationLatch(tmp_path / "latch.sock")
     gate = GateProcess(
-        argv=[sys.executable, "-m", "tests.deploy._slow_gate"],
+        argv=[sys.executable, "-m", "tests.deploy._held_gate"],
         env=base_env(
             RELEASE_GATE_POLICIES=str(POLICIES),
             RELEASE_GATE_SIGNING_KEY_FILE=str(signing_key_file),
             RELEASE_GATE_DATABASE_URL=f"sqlite:///{database}",
             RELEASE_GATE_PORT=str(port),
             RELEASE_GATE_DRAIN_SECONDS=drain,
-            SLOW_GATE_SECONDS=seconds,
+            HELD_GATE_SOCKET=str(latch.path),
             **env,
         ),
         port=port,
         log_dir=tmp_path,
     )
-    return gate, database
+    return gate, latch, database
+
+
+def _in_flight(
+    url: str, manifest: dict[str, Any], **headers: str
+) -> tuple[threading.Thread, dict[str, httpx.Response]]:
+    answer: dict[str, httpx.Response] = {}
+    worker = threading.Thread(
+        target=lambda: answer.update(response=_post(url, manifest, **headers))
+    )
+    worker.start()
+    return worker, answer
 
 
 class TestGracefulShutdown:
     def test_sigterm_drains_finishes_in_flight_and_refuses_new(
         self, tmp_path: Path, signing_key_file: Path, make_manifest: ManifestFactory
     ) -> None:
-        gate, database = _slow_gate(
-            tmp_path, signing_key_file, drain="0.8", seconds="2.0", RELEASE_GATE_LOG_FORMAT="json"
+        gate, latch, database = _held_gate(
+            tmp_path, signing_key_file, drain="5", RELEASE_GATE_LOG_FORMAT="json"
         )
         manifest = make_manifest()
-        in_flight: dict[str, httpx.Response] = {}
         with gate:
-            worker = threading.Thread(
-                target=lambda: in_flight.update(
-                    response=_post(gate.url, manifest, **{"X-Request-ID": "in-flight-1"})
-                )
-            )
-            worker.start()
-            time.sleep(0.4)
-            gate.signal(
-                signal.SIGTERM
-            )  # the listener closes at +0.8 s, the evaluation ends at +1.6 s
-            time.sleep(0.2)
+            worker, in_flight = _in_flight(gate.url, manifest, **{"X-Request-ID": "in-flight-1"})
+            latch.wait_started()
+            gate.signal(signal.SIGTERM)
+            wait_draining(gate.url)
             refused = _post(gate.url, manifest)
-            ready = httpx.get(gate.url + "/readyz", timeout=5)
+            wait_listener_closed(gate.port)  # the drain ended with the evaluation still held
+            latch.release()
             worker.join(timeout=20)
             assert gate.wait(timeout=20) == 0
+        latch.close()
         assert refused.status_code == 503
         assert refused.json()["type"].endswith("/draining")
         assert refused.json().get("token") is None
-        assert ready.status_code == 503
         decision = in_flight["response"].json()
         assert in_flight["response"].status_code == 200
         assert decision["allow"] is True
@@ -105,19 +116,19 @@ class TestGracefulShutdown:
         signals: int,
     ) -> None:
         """uvicorn raises a captured signal again once stopped (exit 143); the gate must not."""
-        gate, database = _slow_gate(tmp_path, signing_key_file, drain=drain, seconds="1.0")
-        in_flight: dict[str, httpx.Response] = {}
+        gate, latch, database = _held_gate(tmp_path, signing_key_file, drain=drain)
         with gate:
-            worker = threading.Thread(
-                target=lambda: in_flight.update(response=_post(gate.url, make_manifest()))
-            )
-            worker.start()
-            time.sleep(0.4)
-            for _ in range(signals):
+            worker, in_flight = _in_flight(gate.url, make_manifest())
+            latch.wait_started()
+            for _ in range(signals - 1):
                 gate.signal(signal.SIGTERM)
-                time.sleep(0.1)
+                wait_draining(gate.url)
+            gate.signal(signal.SIGTERM)
+            wait_listener_closed(gate.port)  # stopping, with the evaluation still held
+            latch.release()
             worker.join(timeout=20)
             assert gate.wait(timeout=20) == 0
+        latch.close()
         decision = in_flight["response"].json()
         assert decision["allow"] is True
         with sqlite3.connect(database) as db:

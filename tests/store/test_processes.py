@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 
 WORKERS = 8
 KILL_AFTER_TOKENS = 25
+BURST_DEADLINE_SECONDS = 60
 
 
 def _post(url: str, path: str, body: Any, client: httpx.Client) -> httpx.Response:
@@ -63,12 +64,19 @@ class TestKill:
                 ]
                 for thread in threads:
                     thread.start()
+                deadline = time.monotonic() + BURST_DEADLINE_SECONDS
                 while len(tokens) < KILL_AFTER_TOKENS and all(t.is_alive() for t in threads):
+                    if time.monotonic() > deadline:
+                        break
                     time.sleep(0.005)
                 gate.kill()
                 stop.set()
                 for thread in threads:
                     thread.join(timeout=15)
+                assert len(tokens) >= KILL_AFTER_TOKENS, (
+                    f"only {len(tokens)} approvals in {BURST_DEADLINE_SECONDS}s: "
+                    "is the manifest still approved by this bundle?"
+                )
             store = Store(url)
             try:
                 assert len(tokens) >= KILL_AFTER_TOKENS
