@@ -4,15 +4,19 @@
 
     Store
     ├── db           Database: engine, serialized write transaction (store.db)
+    ├── appender     Appender: group commit, one writer thread (store.appender)
     ├── decisions    DecisionStore: append (chained), get, facts (store.decisions)
     ├── holds        HoldStore: place and lift, as chained events (store.holds)
     └── revocations  RevocationStore: revoked token ids (store.revocations)
 
-Schema by Alembic migrations (``store.migrate``); the chain in ``store.chain``.
+Schema by Alembic migrations (``store.migrate``); the chain in ``store.chain``;
+the state the appends keep (facts by primary key) in ``store.state``.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from release_gate.decision.log import FactsChanged
 from release_gate.decision.model import Decision, Facts
 from release_gate.errors import StoreUnavailable
+from release_gate.store.appender import Appender
 from release_gate.store.chain import (
     ChainHeadState,
     ChainReport,
@@ -27,6 +32,7 @@ from release_gate.store.chain import (
     entry_hash_at,
     verify_chain,
 )
+from release_gate.store.consistency import check_state
 from release_gate.store.db import Database
 from release_gate.store.decisions import DecisionRecord, DecisionStore
 from release_gate.store.holds import HoldAlreadyLifted, HoldNotFound, HoldStore
@@ -54,17 +60,21 @@ class Store:
     def __init__(self, url: str) -> None:
         self.db = Database(url)
         self.backend = self.db.backend
-        self.decisions = DecisionStore(self.db)
-        self.holds = HoldStore(self.db)
+        self.appender = Appender(self.db)
+        self.decisions = DecisionStore(self.db, self.appender)
+        self.holds = HoldStore(self.db, self.appender)
         self.revocations = RevocationStore(self.db)
 
     def verify_chain(self, *, progress: Progress | None = None) -> ChainReport:
-        """Walk the chain; :class:`StoreUnavailable` if it cannot be read."""
+        """Walk the chain and check the state kept beside it, both as of one instant;
+        :class:`StoreUnavailable` if it cannot be read."""
         try:
-            with self.db.read() as conn:
-                return verify_chain(conn, progress=progress)
+            with self.db.snapshot() as conn:
+                report = verify_chain(conn, progress=progress)
+                problems = tuple(check_state(conn, now_s=int(time.time())))
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"cannot read the audit log: {type(exc).__name__}") from exc
+        return replace(report, ok=report.ok and not problems, state=problems)
 
     def check_anchor(self, anchor: str) -> dict[str, Any]:
         """Is ``"SEQ:HASH"`` (a head recorded elsewhere) still an entry of the chain?"""
@@ -101,4 +111,5 @@ class Store:
         check(self.db)
 
     def close(self) -> None:
+        self.appender.close()
         self.db.close()

@@ -8,18 +8,26 @@ row (taken by the caller, see :mod:`release_gate.store.chain`), on SQLite
 replicas on one database append to a single linear chain.
 
 SQLite runs in WAL mode with ``synchronous=FULL``: a commit is on disk before
-the caller is answered. Within one process, SQLite writers also queue on a
-Python lock before ``BEGIN IMMEDIATE``: SQLite's own busy handler sleeps with
-backoff (up to 100 ms a try), which under many concurrent writers gave
-second-long tails; the lock hands the writer lock over at once. Writers in
-other processes still meet at ``BEGIN IMMEDIATE``. The pysqlite driver's own transaction handling is
-switched off (``isolation_level=None``) so that the ``BEGIN`` we emit is the
-one that counts (the SQLAlchemy documented recipe).
+the caller is answered. SQLite's own busy handler sleeps with backoff (up to
+100 ms a try), which under concurrent writers gave second-long tails; so
+writers first queue on a Python lock (threads of one process) and on an
+exclusive ``flock`` of ``<database>.lock`` (worker processes and replicas on
+one machine), both of which hand over at once, and only then ``BEGIN
+IMMEDIATE``. The pysqlite driver's own transaction handling is switched off
+(``isolation_level=None``) so that the ``BEGIN`` we emit is the one that counts
+(the SQLAlchemy documented recipe).
+
+:meth:`Database.snapshot` is a read transaction that sees one instant of the
+database however many writers commit meanwhile (``REPEATABLE READ`` on
+PostgreSQL; any SQLite read transaction in WAL mode): ``audit verify`` reads the
+head and every entry in one.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -54,6 +62,16 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _sqlite_file(parsed: URL) -> Path | None:
+    """The database file of a plain SQLite path; ``None`` for memory and URI forms."""
+    database = parsed.database
+    if not database or database == ":memory:":
+        return None
+    if database.startswith("file:") or str(parsed.query.get("uri", "")).lower() == "true":
+        return None
+    return Path(database)
+
+
 def _sqlite_directory(parsed: URL) -> Path | None:
     """The directory a plain SQLite file path needs; ``None`` for memory and URI forms.
 
@@ -61,12 +79,30 @@ def _sqlite_directory(parsed: URL) -> Path | None:
     instruction (read-only, shared cache...): nothing is created for it, and
     ``file:/path`` is not a relative directory to make.
     """
-    database = parsed.database
-    if not database or database == ":memory:":
-        return None
-    if database.startswith("file:") or str(parsed.query.get("uri", "")).lower() == "true":
-        return None
-    return Path(database).parent
+    file = _sqlite_file(parsed)
+    return None if file is None else file.parent
+
+
+class _FileLock:
+    """An exclusive ``flock`` held by one writer at a time, across processes."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        if self._fd is None:
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def make_engine(url: str) -> Engine:
@@ -93,11 +129,13 @@ class Database:
         self._writers: AbstractContextManager[object] = (
             threading.Lock() if self.backend == "sqlite" else nullcontext()
         )
+        file = _sqlite_file(make_url(url)) if self.backend == "sqlite" else None
+        self._file_lock = _FileLock(file.with_name(file.name + ".lock")) if file else None
 
     @contextmanager
     def serialized(self) -> Iterator[Connection]:
         """A write transaction that holds the chain's lock until commit."""
-        with self._writers, self.engine.connect() as conn:
+        with self._writers, self._file_lock or nullcontext(), self.engine.connect() as conn:
             if self.backend == "sqlite":
                 conn = conn.execution_options(**{_IMMEDIATE: True})
             with conn.begin():
@@ -108,6 +146,15 @@ class Database:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read transaction that sees the database as of one instant."""
+        with self.engine.connect() as conn:
+            if self.backend == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
     def ping(self) -> None:
         try:
             with self.engine.connect() as conn:
@@ -117,3 +164,5 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._file_lock is not None:
+            self._file_lock.close()

@@ -6,6 +6,15 @@
 - ``revocations``: token ids revoked by a newer approval or a hold (derived,
   written in the same transaction as the entry that caused them).
 
+State the appends keep up to date in the same transaction, so the facts of a
+decision are read by primary key whatever the length of the history
+(``audit verify`` recomputes it from the chain and compares):
+
+- ``packet_state``: per packet and lane, the latest approved revision and digest;
+- ``active_holds``: holds placed and not lifted, keyed by packet;
+- ``live_tokens``: approvals whose token is not revoked (expired ones are
+  pruned as the appends go), keyed by packet, lane and revision.
+
 ``decisions`` and ``hold_events`` share one sequence (``seq``): together they
 form the hash chain (docs/audit.md). No code path updates or deletes a row of
 either table.
@@ -16,7 +25,17 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "ChainHead", "Chained", "DecisionRow", "HoldEventRow", "RevocationRow"]
+__all__ = [
+    "ActiveHoldRow",
+    "Base",
+    "ChainHead",
+    "Chained",
+    "DecisionRow",
+    "HoldEventRow",
+    "LiveTokenRow",
+    "PacketStateRow",
+    "RevocationRow",
+]
 
 
 class Base(DeclarativeBase):
@@ -99,3 +118,36 @@ class RevocationRow(Base):
     cause: Mapped[str] = mapped_column(String(36))
     revoked_at: Mapped[str] = mapped_column(String(40))
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class PacketStateRow(Base):
+    __tablename__ = "packet_state"
+
+    packet_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    lane: Mapped[str] = mapped_column(String(128), primary_key=True)
+    latest_approved_revision: Mapped[int] = mapped_column(BigInteger)
+    latest_approved_digest: Mapped[str] = mapped_column(String(71))
+
+
+class ActiveHoldRow(Base):
+    __tablename__ = "active_holds"
+
+    packet_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    hold_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    lane: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_by: Mapped[str] = mapped_column(String(256))
+    placed_at: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class LiveTokenRow(Base):
+    __tablename__ = "live_tokens"
+    __table_args__ = (Index("ix_live_tokens_expires_at", "expires_at"),)
+
+    packet_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    lane: Mapped[str] = mapped_column(String(128), primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    jti: Mapped[str] = mapped_column(String(36), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
