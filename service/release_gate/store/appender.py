@@ -93,6 +93,8 @@ class Appender:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self.batches = 0  # transactions committed (read by /metrics)
+        self.entries = 0  # entries committed in them
 
     def append(self, entry: Entry) -> Any:
         """Record ``entry`` durably and return what it returned; raises its refusal,
@@ -109,6 +111,10 @@ class Appender:
             raise StoreUnavailable(
                 f"the decision store did not commit within {self._timeout:g} s; no token was issued"
             ) from exc
+
+    def queued(self) -> int:
+        """Entries waiting for the next batch (approximate, for tests and metrics)."""
+        return self._queue.qsize()
 
     def close(self) -> None:
         """Finish the entries already queued, then stop the writer."""
@@ -161,6 +167,8 @@ class Appender:
             for _, future in items:
                 future.set_exception(failure)
             return
+        self.batches += 1
+        self.entries += sum(1 for ok, _ in outcomes if ok)
         for (_, future), (ok, value) in zip(items, outcomes, strict=True):
             if ok:
                 future.set_result(value)
