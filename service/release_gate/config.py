@@ -72,6 +72,13 @@ class Settings(BaseSettings):
         le=3600,
         description="next_update of the signed revocation list: how long verifiers may cache it.",
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Worker processes `serve` runs on its one port, each with its own engine "
+        "threads and store writer, all appending to one chain (docs/operators.md).",
+    )
     drain_seconds: float = Field(
         default=5.0,
         ge=0,

@@ -31,6 +31,7 @@ from release_gate.keys.signing import (
     load_private_key,
 )
 from release_gate.keys.tokens import TokenMinter
+from release_gate.ops.logs import INSECURE_DEFAULT
 from release_gate.ops.production import check_production, governance_problems, settings_problems
 from release_gate.policy.bundle import PolicyBundle, load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
@@ -163,7 +164,8 @@ def build_authenticator(settings: Settings) -> Authenticator:
         )
     logger.warning(
         "API AUTHENTICATION IS OFF: no RELEASE_GATE_API_KEYS in development mode, so anyone "
-        "who reaches this port may evaluate, verify, read the audit log and place holds"
+        "who reaches this port may evaluate, verify, read the audit log and place holds",
+        extra=INSECURE_DEFAULT,
     )
     return Authenticator(())
 

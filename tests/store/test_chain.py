@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from release_gate.cli import main
 from release_gate.runtime import Runtime
-from release_gate.store import Store
+from release_gate.store import ChainReport, Store
 from tests.helpers import ManifestFactory
 from tests.store._flow import evaluate, revision
 
@@ -175,7 +175,7 @@ class TestVerifyWhileWriting:
         auditor = Store(any_db_url)
         try:
             deadline = time.monotonic() + 60
-            reports = []
+            reports: list[ChainReport] = []
             while len(reports) < 12 and time.monotonic() < deadline:
                 reports.append(auditor.verify_chain())
         finally:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from release_gate.errors import ConfigurationError
+from release_gate.ops.logs import INSECURE_DEFAULT
 from release_gate_client.jwk import jwk_thumbprint, public_jwk
 
 __all__ = [
@@ -99,13 +100,14 @@ def load_or_create_dev_key(path: Path) -> SigningKey:
     """The development signing key: created on first start, with a loud warning."""
     if not path.exists():
         write_private_key(path, Ed25519PrivateKey.generate(), force=False)
-        logger.warning("created a DEVELOPMENT signing key at %s", path)
+        logger.warning("created a DEVELOPMENT signing key at %s", path, extra=INSECURE_DEFAULT)
     key = load_private_key(path)
     logger.warning(
         "INSECURE: signing approval tokens with the development key %s (kid %s). "
         "Set RELEASE_GATE_SIGNING_KEY_FILE to a managed key for anything but local use.",
         path,
         key.kid,
+        extra=INSECURE_DEFAULT,
     )
     return key
 
