@@ -53,6 +53,16 @@ decision := {"allow": true, "violations": [], "warnings": []} if input.manifest
 decision := {"allow": false, "violations": [], "warnings": []} if input.manifest
 """
 UNDEFINED = "package release.gate\n\ndecision := {} if input.never\n"
+# OPA started with --authentication=token --authorization=basic: this token, or /health.
+TOKEN = "s3cret-opa-token"
+AUTHZ = f"""package system.authz
+
+default allow := false
+
+allow if input.path == ["health"]
+
+allow if input.identity == "{TOKEN}"
+"""
 DATA = {"stale": "older than allowed"}
 
 Make = Callable[..., PolicyBundle]
@@ -62,15 +72,20 @@ Make = Callable[..., PolicyBundle]
 def make_policies(tmp_path: Path) -> Make:
     """``make(gate_rego, revision=..., name=...)``: a bundle directory, loaded."""
 
-    def make(gate: str, *, revision: str = REVISION, name: str = "policies") -> PolicyBundle:
+    def make(
+        gate: str,
+        *,
+        revision: str = REVISION,
+        name: str = "policies",
+        extra: dict[str, str] | None = None,
+    ) -> PolicyBundle:
         root = tmp_path / name
-        (root / "release").mkdir(parents=True)
-        (root / "governance").mkdir()
-        (root / ".manifest").write_text(
-            json.dumps({"revision": revision, "roots": ["release", "governance"]})
-        )
-        (root / "release" / "gate.rego").write_text(gate)
-        (root / "governance" / "data.json").write_text(json.dumps(DATA))
+        modules = {"release/gate.rego": gate, **(extra or {})}
+        roots = sorted({path.split("/")[0] for path in modules} | {"governance"})
+        for path, text in {**modules, "governance/data.json": json.dumps(DATA)}.items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_text(text)
+        (root / ".manifest").write_text(json.dumps({"revision": revision, "roots": roots}))
         return load_bundle(root)
 
     return make
@@ -215,6 +230,33 @@ class TestEvaluateOnABundle:
             results = list(pool.map(lambda _: engine.evaluate(POLICY_INPUT).allow, range(64)))
         assert all(results)
         assert _posts(server.url, 200) == 64
+
+
+class TestBearerToken:
+    """RELEASE_GATE_OPA_TOKEN against an OPA that requires one."""
+
+    @pytest.fixture
+    def guarded(self, make_policies: Make, serve_bundles: Any) -> tuple[str, PolicyBundle]:
+        bundle = make_policies(DENY, extra={"system/authz.rego": AUTHZ})
+        auth = ("--authentication=token", "--authorization=basic")
+        return serve_bundles(bundle, extra=auth).url, bundle
+
+    def test_the_token_is_sent_on_evaluations_and_readiness_checks(
+        self, guarded: tuple[str, PolicyBundle], make_engine: Any
+    ) -> None:
+        engine = make_engine(*guarded, token=TOKEN)
+        assert len(engine.evaluate(POLICY_INPUT).violations) == 2
+        assert engine.status().ready is True
+
+    def test_without_the_token_opa_refuses_and_the_gate_fails_closed(
+        self, guarded: tuple[str, PolicyBundle], make_engine: Any
+    ) -> None:
+        engine = make_engine(*guarded)
+        with pytest.raises(PolicyEngineError, match="OPA answered HTTP 401"):
+            engine.evaluate(POLICY_INPUT)
+        status = engine.status()
+        assert status.ready is False
+        assert "401" in status.detail
 
 
 class TestEvaluateOnPushedPolicies:
