@@ -1,11 +1,11 @@
-# Targets: install, run, test, coverage, lint, bench, parity, clean. Everything runs inside .venv,
+# Targets: install, run, test, opa-check, coverage, lint, bench, parity, clean. Everything runs inside .venv,
 # built from the pinned constraints in constraints.txt.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test coverage lint bench parity clean
+.PHONY: install run test opa-check coverage lint bench parity clean
 
 # OPA's own Go evaluator in-process (OPA v1.20.2), for tests only: the parity suite and the
 # Rego unit tests run on it (tests/parity/opa_go.py). Not a pyproject dependency: its
@@ -34,9 +34,24 @@ run: install  ## serve on embedded defaults: regorus, SQLite, a dev signing key 
 	$(BIN)/release-gate db upgrade
 	$(BIN)/release-gate serve
 
-test: install $(JS_DEPS)  ## every test: pytest (SQLite, and PostgreSQL when configured) and the Rego unit tests
+test: install $(JS_DEPS)  ## every test: the Rego unit tests (regorus, then OPA when found) and pytest
 	$(BIN)/release-gate test policies
+	@$(MAKE) --no-print-directory opa-check
 	$(BIN)/python -m pytest
+
+# A real OPA is a test tool, never a dependency: RELEASE_GATE_TEST_OPA_BIN, else `opa` on PATH
+# (the lookup of tests/opa_server.py, whose real-OPA server tests skip likewise without one).
+opa-check:  ## opa check --strict policies/ and opa test policies/ on a real OPA, when one is found
+	@opa="$${RELEASE_GATE_TEST_OPA_BIN:-$$(command -v opa || true)}"; \
+	if [ -z "$$opa" ]; then \
+		echo "SKIPPED: opa check --strict policies/, opa test policies/: no opa binary" \
+			"(set RELEASE_GATE_TEST_OPA_BIN or put opa on PATH)"; \
+	elif [ ! -f "$$opa" ] || [ ! -x "$$opa" ]; then \
+		echo "error: RELEASE_GATE_TEST_OPA_BIN=$$opa is not an executable file" >&2; exit 2; \
+	else \
+		echo "$$opa check --strict policies/ && $$opa test policies/"; \
+		"$$opa" check --strict policies/ && "$$opa" test policies/; \
+	fi
 
 coverage: install $(JS_DEPS)  ## the pytest suite with branch coverage of release_gate and release_gate_client
 	$(BIN)/python -m pytest --cov --cov-branch --cov-report=term:skip-covered
@@ -50,7 +65,7 @@ lint: install  ## ruff, ruff format, mypy (strict), hadolint
 bench: install  ## decision-time benchmark, printed as tables (run by hand)
 	$(BIN)/python -m bench
 
-parity: install  ## embedded vs real OPA decisions; needs RELEASE_GATE_TEST_OPA_URL (docs/opa.md)
+parity: install  ## regorus vs OPA decisions: OPA Go in-process, and real OPA servers when opa is found (docs/opa.md)
 	$(BIN)/python -m pytest tests/parity -v -rs
 
 clean:

@@ -1,7 +1,12 @@
 """Policy inputs for the parity suite, built directly as docs/policy-input.md describes.
 
-A valid base (an allow under the example governance data), one mutation per
-violation family and boundary, and seeded random combinations of mutations.
+A valid base (an allow under the suite's own governance data,
+:mod:`tests.parity.governance`), one mutation per violation family and
+boundary, and seeded random combinations of mutations. Thresholds, subjects and
+key ids come from that module, never from ``policies/governance/data.json``.
+
+A mutation changes a :data:`Case` in place: ``manifest``, ``facts``, and
+optionally ``evaluated_at`` (the instant the policy sees, :data:`NOW` by default).
 """
 
 from __future__ import annotations
@@ -19,17 +24,31 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from release_gate.decision.canonical import approval_statement, manifest_digest
 from release_gate.timestamps import format_ns, parse_timestamp_ns
+from tests.parity.governance import (
+    AGENT,
+    COMMS,
+    COMMS_ROLE,
+    CS,
+    CS_ROLE,
+    FUTURE_TOLERANCE_SECONDS,
+    LANE,
+    MAX_AGE_SECONDS,
+    OPTIONAL_SOURCE,
+    OWNER,
+    OWNER_ROLE,
+    REQUIRED_SOURCES,
+    TOMAS,
+    key_id,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "examples"
 NOW = "2026-11-26T09:00:00Z"
 NOW_NS = parse_timestamp_ns(NOW)
 SECOND = 1_000_000_000
 CLAMP = 4_000_000_000_000_000_000
-LANE = "exec-customer-review"
-OWNER = "dana.whitfield@example.com"
 SIG = "A" * 86  # shape only: the engines see the gate's verdict in facts
 
-Case = dict[str, Any]  # {"manifest": ..., "facts": ...} before wrapping
+Case = dict[str, Any]  # {"manifest": ..., "facts": ..., ["evaluated_at": ...]} before wrapping
 Mutation = Callable[[Case], None]
 
 
@@ -50,14 +69,11 @@ def _evidence(source: str, age_s: int) -> tuple[dict[str, str], int]:
 
 def base_case() -> Case:
     signatures = [
-        _signature(OWNER, "support_release_owner", "dana-2026-01"),
-        _signature(
-            "marcus.oyelaran@example.com", "incident_communications_manager", "marcus-2026-01"
-        ),
-        _signature("priya.raman@example.com", "customer_success_reviewer", "priya-2026-01"),
+        _signature(OWNER, OWNER_ROLE, key_id(OWNER)),
+        _signature(COMMS, COMMS_ROLE, key_id(COMMS)),
+        _signature(CS, CS_ROLE, key_id(CS)),
     ]
-    sources = ["incident_timeline", "case_management", "entitlement", "contract_guidance"]
-    evidence = [_evidence(source, 3600) for source in sources]
+    evidence = [_evidence(source, 3600) for source in REQUIRED_SOURCES]
     manifest = {
         "manifest_version": "1",
         "manifest_id": "rm-parity",
@@ -122,7 +138,7 @@ def _objection(status: str, accepted_by: str | None) -> Mutation:
             {
                 "id": f"OBJ-{len(objections)}",
                 "summary": "disputed wording",
-                "raised_by": "priya.raman@example.com",
+                "raised_by": CS,
                 "status": status,
                 "residual_acceptance": acceptance,
             }
@@ -202,12 +218,12 @@ def _hold(revision: int, lane: str | None) -> Mutation:
 def _one_signer_two_roles(case: Case) -> None:
     _drop_signature(case, 2)
     _drop_signature(case, 1)
-    _sign(case, TOMAS, "incident_communications_manager", "tomas-2026-01")
-    _sign(case, TOMAS, "customer_success_reviewer", "tomas-2026-01")
+    _sign(case, TOMAS, COMMS_ROLE, key_id(TOMAS))
+    _sign(case, TOMAS, CS_ROLE, key_id(TOMAS))
 
 
-TIMELINE_MAX = 21600 * SECOND
-TOMAS, AGENT = "tomas.lindqvist@example.com", "agent:packet-assembler"
+TIMELINE_MAX = MAX_AGE_SECONDS["incident_timeline"] * SECOND
+AHEAD = FUTURE_TOLERANCE_SECONDS * SECOND
 
 #: mutation name -> (mutation, the code it must raise on the embedded engine, or None)
 FAMILIES: dict[str, tuple[Mutation, str | None]] = {
@@ -218,17 +234,17 @@ FAMILIES: dict[str, tuple[Mutation, str | None]] = {
     "signature.fact_without_status": (_fact({}), "signature.unknown_key"),
     "signature.fact_unknown_status": (_status("pending"), "signature.unknown_key"),
     "signature.role_not_held": (
-        lambda c: _sign(c, "priya.raman@example.com", "support_release_owner", "priya-2026-01"),
+        lambda c: _sign(c, CS, OWNER_ROLE, key_id(CS)),
         "signature.role_not_held",
     ),
     "signers.missing_role": (lambda c: _drop_signature(c, 1), "signers.missing_role"),
     "signers.not_distinct": (_one_signer_two_roles, "signers.not_distinct"),
     "signers.release_owner_missing": (
-        _set("release_owner", "marcus.oyelaran@example.com"),
+        _set("release_owner", COMMS),
         "signers.release_owner_missing",
     ),
     "signers.agent_signs": (
-        lambda c: _sign(c, AGENT, "customer_success_reviewer", "packet-assembler-2026-01"),
+        lambda c: _sign(c, AGENT, CS_ROLE, key_id(AGENT)),
         "signers.agent_not_permitted",
     ),
     "signers.agent_owner": (_set("release_owner", AGENT), "signers.agent_not_permitted"),
@@ -244,7 +260,7 @@ FAMILIES: dict[str, tuple[Mutation, str | None]] = {
     ),
     "objections.unaccepted": (_objection("open", None), "objections.unaccepted"),
     "objections.accepted_by_non_owner": (
-        _objection("open", "priya.raman@example.com"),
+        _objection("open", CS),
         "objections.accepted_by_non_owner",
     ),
     "objections.resolved_is_fine": (_objection("resolved", None), None),
@@ -253,11 +269,11 @@ FAMILIES: dict[str, tuple[Mutation, str | None]] = {
     "evidence.unknown_source": (_add_evidence("hallway_chat", 60), "evidence.unknown_source"),
     "evidence.stale": (_age(0, TIMELINE_MAX + 1), "evidence.stale"),
     "evidence.exactly_max_is_fresh": (_age(0, TIMELINE_MAX), None),
-    "evidence.future_timestamp": (_age(1, -61 * SECOND), "evidence.future_timestamp"),
-    "evidence.60s_ahead_is_fine": (_age(1, -60 * SECOND), None),
+    "evidence.future_timestamp": (_age(1, -AHEAD - SECOND), "evidence.future_timestamp"),
+    "evidence.tolerance_ahead_is_fine": (_age(1, -AHEAD), None),
     "evidence.clamped_old": (_age(3, CLAMP), "evidence.stale"),
     "evidence.clamped_future": (_age(3, -CLAMP), "evidence.future_timestamp"),
-    "evidence.optional_source_fresh": (_add_evidence("account_review", 60), None),
+    "evidence.optional_source_fresh": (_add_evidence(OPTIONAL_SOURCE, 60), None),
     # From the decision store (docs/audit.md): the base is revision 7, supersedes 6.
     "packet.superseded": (_history(8), "packet.superseded"),
     "packet.supersedes_not_latest": (_history(5), "packet.superseded"),
@@ -290,7 +306,7 @@ def policy_input(case: Case) -> str:
     value = {
         "manifest": manifest,
         "manifest_digest": manifest_digest(manifest),
-        "evaluated_at": NOW,
+        "evaluated_at": case.get("evaluated_at", NOW),
         "facts": case["facts"],
     }
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
