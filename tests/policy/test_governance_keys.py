@@ -10,6 +10,7 @@ refuses the same data.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from pathlib import Path
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from release_gate.cli import main
 from release_gate.policy.governance import GovernanceError, load_governance
 from tests.governance_data import (
+    SAME_KEY_VARIANTS,
     canonical_text,
     demo_governance_doc,
     demo_public_key,
@@ -62,6 +64,12 @@ class TestPublicKeyEncoding:
             "too-short",
             "too-long",
         }
+
+    @pytest.mark.parametrize("variant", SAME_KEY_VARIANTS)
+    def test_a_lenient_decoder_reads_the_variant_as_the_same_key(self, variant: str) -> None:
+        """The premise of the attack: these texts are one key to ``urlsafe_b64decode``."""
+        raw = demo_public_key("dana-whitfield").public_bytes_raw()
+        assert base64.urlsafe_b64decode(VARIANTS[variant] + "==") == raw
 
     @pytest.mark.parametrize("variant", sorted(VARIANTS))
     def test_refuses_a_non_canonical_public_key_naming_signer_and_key_id(
