@@ -31,6 +31,7 @@ from release_gate.keys.signing import (
     load_private_key,
 )
 from release_gate.keys.tokens import TokenMinter
+from release_gate.ops.files import secure_state_dir
 from release_gate.ops.logs import INSECURE_DEFAULT
 from release_gate.ops.production import check_production, governance_problems, settings_problems
 from release_gate.policy.bundle import PolicyBundle, load_bundle
@@ -199,6 +200,8 @@ def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
     if production:
         check_production(settings_problems(settings))
     auth = Authenticator(()) if dry_run else build_authenticator(settings)
+    if not dry_run and _uses_state_dir(settings):
+        secure_state_dir(settings.state_dir)
     keyring = KeyRing(active=ephemeral_key(), retired=()) if dry_run else load_keys(settings)
     store = None if dry_run else _open_store(settings)
     runtime = Runtime(
@@ -231,6 +234,13 @@ def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
             raise
     runtime.gate = _gate(runtime, runtime.governance, runtime.engine)
     return runtime
+
+
+def _uses_state_dir(settings: Settings) -> bool:
+    """Does the gate keep anything in ``RELEASE_GATE_STATE_DIR`` (the dev key, the default
+    SQLite store)? Then it is made private (0700) before anything is written there."""
+    dev_key = settings.keys_dir is None and settings.signing_key_file is None
+    return dev_key or settings.database_url is None
 
 
 def _gate(runtime: Runtime, governance: Governance, engine: PolicyEngine) -> Gate:

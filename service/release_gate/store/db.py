@@ -21,6 +21,12 @@ IMMEDIATE``. The pysqlite driver's own transaction handling is switched off
 database however many writers commit meanwhile (``REPEATABLE READ`` on
 PostgreSQL; any SQLite read transaction in WAL mode): ``audit verify`` reads the
 head and every entry in one.
+
+A SQLite file holds every manifest as received, so it is private whatever the
+umask: missing directories are made 0700, the database file is created 0600
+before SQLite opens it (SQLite gives its ``-wal`` and ``-shm`` files the
+database's mode), and an existing database, ``-wal`` or ``-shm`` file open to
+its group or others is made 0600, with a warning (:mod:`release_gate.ops.files`).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from release_gate.errors import StoreUnavailable
+from release_gate.ops.files import make_private_dirs, private_file, tighten_file
 
 __all__ = ["Database", "StoreUnavailable", "make_engine"]
 
@@ -63,7 +70,12 @@ def _sqlite_begin(conn: Connection) -> None:
 
 
 def _sqlite_file(parsed: URL) -> Path | None:
-    """The database file of a plain SQLite path; ``None`` for memory and URI forms."""
+    """The file of a plain SQLite path; ``None`` for memory and URI forms.
+
+    A URI (``sqlite:///file:/path?mode=ro&uri=true``) is the operator's exact
+    instruction (read-only, shared cache...): nothing is created for it, and
+    ``file:/path`` is not a relative directory to make.
+    """
     database = parsed.database
     if not database or database == ":memory:":
         return None
@@ -72,15 +84,12 @@ def _sqlite_file(parsed: URL) -> Path | None:
     return Path(database)
 
 
-def _sqlite_directory(parsed: URL) -> Path | None:
-    """The directory a plain SQLite file path needs; ``None`` for memory and URI forms.
-
-    A URI (``sqlite:///file:/path?mode=ro&uri=true``) is the operator's exact
-    instruction (read-only, shared cache...): nothing is created for it, and
-    ``file:/path`` is not a relative directory to make.
-    """
-    file = _sqlite_file(parsed)
-    return None if file is None else file.parent
+def _private_sqlite(path: Path) -> None:
+    """Directory 0700 if made here; the database, ``-wal`` and ``-shm`` files 0600."""
+    make_private_dirs(path.parent)
+    private_file(path)
+    for suffix in ("-wal", "-shm"):
+        tighten_file(path.with_name(path.name + suffix))
 
 
 class _FileLock:
@@ -106,12 +115,13 @@ class _FileLock:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get their directory, WAL and ``FULL`` sync."""
+    """An engine for ``url``; SQLite files get a private directory and file, WAL and
+    ``FULL`` sync."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        directory = _sqlite_directory(parsed)
-        if directory is not None:
-            directory.mkdir(parents=True, exist_ok=True)
+        database = _sqlite_file(parsed)
+        if database is not None:
+            _private_sqlite(database)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
