@@ -51,7 +51,7 @@ class TestRuleMetadata:
         assert all(rule.solution for rule in rules)  # ours all have one; it is optional
         evidence_stale = next(rule for rule in rules if rule.code == "evidence.stale")
         assert evidence_stale.title == "Stale evidence"
-        assert evidence_stale.failure_msg.startswith("evidence %s from %s is %d ns old")
+        assert evidence_stale.failure_msg == "evidence %s from %s is %s old, over the %s maximum"
 
     def test_parses_folded_description_and_optional_solution(self, tmp_path: Path) -> None:
         bundle = _bundle(tmp_path, _rule("b.code"), _rule("a.code", solution="Fix it."))

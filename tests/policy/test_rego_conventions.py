@@ -19,7 +19,12 @@ from tests.helpers import CONTRACT_CODES, documented_codes
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
 _PACKAGE = re.compile(r"^package\s+(\S+)\s*$", re.MULTILINE)
-_TEST_NAME = re.compile(r"^test_[a-z0-9_]+_(denied|allowed)_when_[a-z0-9_]+$")
+#: test_<rule>_<denied|allowed>_when_<condition>; a helper of lib/ is tested as
+#: test_<helper>_of_<argument>_is_<result> (test_duration_of_90_is_1m_30s).
+_TEST_NAME = re.compile(
+    r"^test_[a-z0-9_]+_(denied|allowed)_when_[a-z0-9_]+$"
+    r"|^test_[a-z0-9_]+_of_[a-z0-9_]+_is_[a-z0-9_]+$"
+)
 _RULE_HEAD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\b")
 _KEYWORDS = {"package", "import", "default"}
 
