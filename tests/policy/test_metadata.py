@@ -164,7 +164,7 @@ class TestLevels:
 
     def test_staged_builder_without_effective_on_is_refused(self, tmp_path: Path) -> None:
         rule = _staged().replace('#   effective_on: "2027-01-15T00:00:00+01:00"\n', "")
-        with pytest.raises(ConfigurationError, match="has no custom.effective_on"):
+        with pytest.raises(ConfigurationError, match=r"has no custom\.effective_on"):
             rule_metadata(_bundle(tmp_path, rule))
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-__all__ = ["Metrics"]
+__all__ = ["OTHER_CODE", "Metrics"]
+
+#: The label of a code the loaded policy does not declare (a label value never comes
+#: from outside the policy, so the number of series stays bounded).
+OTHER_CODE = "other"
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -23,6 +27,12 @@ class Metrics:
         self.violations = Counter(
             "release_gate_violations",
             "Violations reported in decisions, by code.",
+            ["code"],
+            registry=self.registry,
+        )
+        self.warnings = Counter(
+            "release_gate_warnings",
+            "Warnings reported in decisions (warn rules, deny rules not yet in effect), by code.",
             ["code"],
             registry=self.registry,
         )
@@ -55,6 +65,11 @@ class Metrics:
         self.latency.observe(seconds)
         for stage, value in stages.items():
             self.stages.labels(stage=stage).observe(value)
+
+    def observe_warnings(self, codes: Collection[str], *, known: Collection[str]) -> None:
+        """Count one decision's warnings; a code not in ``known`` counts as ``other``."""
+        for code in codes:
+            self.warnings.labels(code=code if code in known else OTHER_CODE).inc()
 
     def observe_request(self, *, method: str, route: str, status: int) -> None:
         self.requests.labels(method=method, route=route, status=str(status)).inc()
