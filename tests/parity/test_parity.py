@@ -17,8 +17,14 @@ checking the bundle revision on every decision as the gate does in production.
 Compared per input: ``allow``, and the sorted (code, path) pairs of violations
 and of warnings. Inputs: every example manifest, every violation family (and
 their boundaries), and 300 seeded random combinations. Against OPA's Go
-evaluator the messages are compared too (they match exactly, big numbers
+evaluator the messages are compared too (they match exactly, durations
 included: the policies format only integers, with ``%d``).
+
+The staged families (``STAGED_FAMILIES``) run on the staged example bundle of
+:mod:`tests.levels`: a warn rule, and a deny rule before, exactly at and after
+its ``custom.effective_on``. On an OPA server they need the policy API (the
+bundle is pushed over the shipped one and the shipped one pushed back), so with
+``RELEASE_GATE_TEST_OPA_PRELOADED`` they are skipped.
 """
 
 from __future__ import annotations
@@ -37,7 +43,16 @@ from release_gate.policy.engine import PolicyEngine, PolicyEngineError, PolicyRe
 from release_gate.policy.opa import OpaEngine
 from release_gate.policy.opa_bundle import push_bundle, remove_pushed
 from tests.helpers import documented_codes
-from tests.parity.cases import FAMILIES, example_inputs, family_case, random_cases
+from tests.levels import write_staged_policies
+from tests.parity.cases import (
+    FAMILIES,
+    MESSAGES,
+    STAGED_FAMILIES,
+    example_inputs,
+    family_case,
+    random_cases,
+    staged_case,
+)
 from tests.parity.opa_go import SKIP_REASON, OpaGoEngine, opa_go_available
 
 OPA_URL = os.environ.get("RELEASE_GATE_TEST_OPA_URL", "")
@@ -109,6 +124,41 @@ def _both(embedded: PolicyEngine, opa: PolicyEngine, policy_input: str) -> tuple
     return _shape(embedded.evaluate(policy_input)), _shape(opa.evaluate(policy_input))
 
 
+@pytest.fixture(scope="module")
+def staged_bundle(tmp_path_factory: pytest.TempPathFactory) -> PolicyBundle:
+    return load_bundle(write_staged_policies(tmp_path_factory.mktemp("staged") / "policies"))
+
+
+@pytest.fixture(scope="module")
+def staged_embedded(staged_bundle: PolicyBundle) -> Iterator[PolicyEngine]:
+    engine = EmbeddedEngine(staged_bundle)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def staged_opa(
+    opa: PolicyEngine, bundle: PolicyBundle, staged_bundle: PolicyBundle
+) -> Iterator[PolicyEngine]:
+    """The OPA server holding the staged bundle; the shipped one is pushed back afterwards.
+
+    Needs ``opa`` so that it is torn down first, while the shipped bundle's own
+    teardown (removing what was pushed) is still to come.
+    """
+    if PRELOADED:
+        pytest.skip("OPA runs a preloaded bundle; the staged families push their own")
+    with httpx.Client(base_url=OPA_URL.rstrip("/"), timeout=10.0) as http:
+        push_bundle(http, staged_bundle)
+        engine = OpaEngine(OPA_URL, bundle=staged_bundle, timeout=10.0, policy_source="api")
+        try:
+            status = engine.status()
+            assert status.ready, status.detail
+            yield engine
+        finally:
+            engine.close()
+            push_bundle(http, bundle)
+
+
 class TestCases:
     """The inputs themselves, on the embedded engine: every family fires what it names."""
 
@@ -116,6 +166,23 @@ class TestCases:
         """A new rule gets a parity case, or this fails (docs/policy-authors.md)."""
         covered = {expected for _, expected in FAMILIES.values() if expected is not None}
         assert documented_codes() - covered == set()
+
+    @pytest.mark.parametrize("name", sorted(MESSAGES))
+    def test_family_message_reads_as_the_contract_says(
+        self, embedded: PolicyEngine, name: str
+    ) -> None:
+        result = embedded.evaluate(family_case(name))
+        assert [v.message for v in result.violations] == [MESSAGES[name]]
+
+    @pytest.mark.parametrize("name", sorted(STAGED_FAMILIES))
+    def test_staged_family_reports_its_levels(
+        self, staged_embedded: PolicyEngine, name: str
+    ) -> None:
+        _, violations, warnings = STAGED_FAMILIES[name]
+        result = staged_embedded.evaluate(staged_case(name))
+        assert {v.code for v in result.violations} == violations
+        assert {w.code for w in result.warnings} == warnings
+        assert result.allow == (not violations)
 
     @pytest.mark.parametrize("name", sorted(FAMILIES))
     def test_family_raises_its_code(self, embedded: PolicyEngine, name: str) -> None:
@@ -150,6 +217,13 @@ class TestParity:
             mine, theirs = _both(embedded, opa, policy_input)
             assert mine == theirs, f"{label} (seed {SEED})"
 
+    @pytest.mark.parametrize("name", sorted(STAGED_FAMILIES))
+    def test_staged_family(
+        self, staged_embedded: PolicyEngine, staged_opa: PolicyEngine, name: str
+    ) -> None:
+        mine, theirs = _both(staged_embedded, staged_opa, staged_case(name))
+        assert mine == theirs
+
     def test_opa_names_the_gates_policy(self, opa: PolicyEngine, bundle: PolicyBundle) -> None:
         result = opa.evaluate(family_case("lane.unknown"))
         assert (result.policy_revision, result.policy_digest) == (bundle.revision, bundle.digest)
@@ -158,6 +232,13 @@ class TestParity:
 @pytest.fixture(scope="module")
 def opa_go(bundle: PolicyBundle) -> Iterator[PolicyEngine]:
     engine = OpaGoEngine(bundle)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def staged_opa_go(staged_bundle: PolicyBundle) -> Iterator[PolicyEngine]:
+    engine = OpaGoEngine(staged_bundle)
     yield engine
     engine.close()
 
@@ -172,6 +253,14 @@ class TestParityOpaGo:
     ) -> None:
         policy_input = family_case(name)
         assert _full(embedded.evaluate(policy_input)) == _full(opa_go.evaluate(policy_input))
+
+    @pytest.mark.parametrize("name", sorted(STAGED_FAMILIES))
+    def test_staged_family(
+        self, staged_embedded: PolicyEngine, staged_opa_go: PolicyEngine, name: str
+    ) -> None:
+        policy_input = staged_case(name)
+        mine, theirs = staged_embedded.evaluate(policy_input), staged_opa_go.evaluate(policy_input)
+        assert _full(mine) == _full(theirs)
 
     def test_examples(
         self, embedded: PolicyEngine, opa_go: PolicyEngine, bundle: PolicyBundle
