@@ -29,6 +29,7 @@ from release_gate.policy.bundle import load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
 from release_gate.policy.engine import PolicyEngine
 from release_gate.policy.governance import load_governance
+from release_gate.policy.metadata import policy_rules
 
 
 def _gate(engine: PolicyEngine, bundle: Any, state: Path) -> Gate:
@@ -36,6 +37,7 @@ def _gate(engine: PolicyEngine, bundle: Any, state: Path) -> Gate:
     return Gate(
         governance=load_governance(bundle.governance),
         engine=engine,
+        rules=policy_rules(bundle),
         store=None,
         minter=TokenMinter(key=key, issuer="bench"),
         limits=Limits(),

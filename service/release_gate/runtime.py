@@ -38,6 +38,7 @@ from release_gate.policy.bundle import PolicyBundle, load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
 from release_gate.policy.engine import PolicyEngine
 from release_gate.policy.governance import Governance, GovernanceError, load_governance
+from release_gate.policy.metadata import PolicyRules, policy_rules
 from release_gate.store import Store, StoreUnavailable
 from release_gate.store.migrate import check as check_schema
 from release_gate.store.migrate import upgrade as upgrade_schema
@@ -73,6 +74,7 @@ class Runtime:
     store: Store | None
     bundle: PolicyBundle | None = None
     governance: Governance | None = None
+    rules: PolicyRules | None = None
     engine: PolicyEngine | None = None
     gate: Gate | None = None
     load_error: str | None = None
@@ -134,20 +136,23 @@ def build_engine(settings: Settings, bundle: PolicyBundle) -> PolicyEngine:
     return EmbeddedEngine(bundle)
 
 
-def load_policy(settings: Settings) -> tuple[PolicyBundle, Governance, PolicyEngine]:
-    """Bundle, governance data and engine; raises a :class:`GateError` naming the problem.
+def load_policy(
+    settings: Settings,
+) -> tuple[PolicyBundle, Governance, PolicyRules, PolicyEngine]:
+    """Bundle, governance data, rule metadata and engine; a :class:`GateError` names the problem.
 
-    A problem with the policies or their data is a :class:`GateError` the gate
-    serves as 503; an unusable engine setting (a malformed ``RELEASE_GATE_OPA_URL``)
-    is an :class:`EngineSettingsError`, which stops start-up.
+    A problem with the policies, their METADATA or their data is a :class:`GateError`
+    the gate serves as 503; an unusable engine setting (a malformed
+    ``RELEASE_GATE_OPA_URL``) is an :class:`EngineSettingsError`, which stops start-up.
     """
     bundle = load_bundle(settings.policies)
     governance = load_governance(bundle.governance)
+    rules = policy_rules(bundle)
     try:
         engine = build_engine(settings, bundle)
     except ConfigurationError as exc:
         raise EngineSettingsError(exc.detail) from exc
-    return bundle, governance, engine
+    return bundle, governance, rules, engine
 
 
 class EngineSettingsError(ConfigurationError):
@@ -212,7 +217,7 @@ def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
         auth=auth,
     )
     try:
-        runtime.bundle, runtime.governance, runtime.engine = load_policy(settings)
+        runtime.bundle, runtime.governance, runtime.rules, runtime.engine = load_policy(settings)
     except EngineSettingsError:
         runtime.close()
         raise
@@ -232,7 +237,7 @@ def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
         except GateError:
             runtime.close()
             raise
-    runtime.gate = _gate(runtime, runtime.governance, runtime.engine)
+    runtime.gate = _gate(runtime, runtime.governance, runtime.rules, runtime.engine)
     return runtime
 
 
@@ -243,11 +248,14 @@ def _uses_state_dir(settings: Settings) -> bool:
     return dev_key or settings.database_url is None
 
 
-def _gate(runtime: Runtime, governance: Governance, engine: PolicyEngine) -> Gate:
+def _gate(
+    runtime: Runtime, governance: Governance, rules: PolicyRules, engine: PolicyEngine
+) -> Gate:
     settings = runtime.settings
     return Gate(
         governance=governance,
         engine=engine,
+        rules=rules,
         store=runtime.store,
         minter=runtime.minter,
         limits=Limits(

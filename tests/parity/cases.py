@@ -7,6 +7,8 @@ key ids come from that module, never from ``policies/governance/data.json``.
 
 A mutation changes a :data:`Case` in place: ``manifest``, ``facts``, and
 optionally ``evaluated_at`` (the instant the policy sees, :data:`NOW` by default).
+:data:`STAGED_FAMILIES` are evaluated on the staged example bundle of
+:mod:`tests.levels` (a warn rule, a deny rule with ``custom.effective_on``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from release_gate.decision.canonical import approval_statement, manifest_digest
 from release_gate.timestamps import format_ns, parse_timestamp_ns
+from tests.levels import EFFECTIVE_ON_NS, MIN_RATIONALE
+from tests.levels import governance as staged_governance
 from tests.parity.governance import (
     AGENT,
     COMMS,
@@ -283,11 +287,107 @@ FAMILIES: dict[str, tuple[Mutation, str | None]] = {
     "packet.on_hold_in_this_lane": (_hold(7, LANE), "packet.on_hold"),
     "packet.hold_elsewhere_is_fine": (_hold(7, "other-lane"), None),
     "packet.hold_on_another_revision_is_fine": (_hold(6, None), None),
+    # durations in messages (contract section 8): days and hours, minutes and seconds
+    "evidence.stale_by_days": (_age(3, (2592000 + 90061) * SECOND + 5), "evidence.stale"),
+    "evidence.future_by_minutes": (
+        _age(1, -(90 * SECOND + 500_000_000)),
+        "evidence.future_timestamp",
+    ),
     "no_signatures": (_set("signatures", []), "signers.missing_role"),
     "no_evidence": (_set("evidence", []), "evidence.missing_source"),
     "unicode_owner": (
         _set("release_owner", "zo\u00eb.\u00e5berg@example.com"),
         "signers.release_owner_missing",
+    ),
+}
+
+
+#: family -> the message it must report, on both engines (contract section 8).
+MESSAGES: dict[str, str] = {
+    "evidence.stale": "evidence EV-incident_timeline from incident_timeline is 2h old, "
+    "over the 2h maximum",
+    "evidence.stale_by_days": "evidence EV-contract_guidance from contract_guidance is "
+    "31d 1h old, over the 30d maximum",
+    "evidence.future_by_minutes": "evidence EV-case_management from case_management is "
+    "observed 1m 30s after the evaluation time",
+    "evidence.clamped_old": "evidence EV-contract_guidance from contract_guidance is "
+    "46296d 7h old, over the 30d maximum",
+}
+
+
+def _at(offset_ns: int | None) -> Mutation:
+    """Evaluate at the staged rule's effective_on plus ``offset_ns`` (None: no evaluation time)."""
+
+    def mutate(case: Case) -> None:
+        case["evaluated_at"] = None if offset_ns is None else format_ns(EFFECTIVE_ON_NS + offset_ns)
+
+    return mutate
+
+
+def _rationale(length: int) -> Mutation:
+    def mutate(case: Case) -> None:
+        _objection("open", OWNER)(case)
+        case["manifest"]["objections"][-1]["residual_acceptance"]["rationale"] = "r" * length
+
+    return mutate
+
+
+def _both(*mutations: Mutation) -> Mutation:
+    def mutate(case: Case) -> None:
+        for mutation in mutations:
+            mutation(case)
+
+    return mutate
+
+
+_SHORT = _rationale(MIN_RATIONALE - 1)
+_MICROSECOND = 1000
+
+#: The staged example bundle (tests/levels.py): name -> (mutation, violation codes, warning codes).
+#: It has thresholds of its own: the timeline's maximum age there, not the parity data's.
+_AGING = frozenset({"evidence.aging"})
+_STAGED_MAX = (
+    staged_governance()["lanes"][LANE]["max_evidence_age_seconds"]["incident_timeline"] * SECOND
+)
+
+STAGED_FAMILIES: dict[str, tuple[Mutation, frozenset[str], frozenset[str]]] = {
+    "warn.aging": (_age(0, 4 * 3600 * SECOND), frozenset(), _AGING),
+    "warn.aging_at_the_maximum": (_age(0, _STAGED_MAX), frozenset(), _AGING),
+    "warn.half_the_maximum_is_fine": (_age(0, _STAGED_MAX // 2), frozenset(), frozenset()),
+    "warn.stale_is_no_longer_a_warning": (
+        _age(0, _STAGED_MAX + 1),
+        frozenset({"evidence.stale"}),
+        frozenset(),
+    ),
+    "staged.before_effective_on": (
+        _both(_SHORT, _at(-_MICROSECOND)),
+        frozenset(),
+        frozenset({"objections.rationale_too_short"}),
+    ),
+    "staged.exactly_effective_on": (
+        _both(_SHORT, _at(0)),
+        frozenset({"objections.rationale_too_short"}),
+        frozenset(),
+    ),
+    "staged.after_effective_on": (
+        _both(_SHORT, _at(SECOND)),
+        frozenset({"objections.rationale_too_short"}),
+        frozenset(),
+    ),
+    "staged.without_evaluation_time": (
+        _both(_SHORT, _at(None)),
+        frozenset({"objections.rationale_too_short"}),
+        frozenset(),
+    ),
+    "staged.long_enough_rationale_is_fine": (
+        _both(_rationale(MIN_RATIONALE), _at(-_MICROSECOND)),
+        frozenset(),
+        frozenset(),
+    ),
+    "staged.warning_beside_a_violation": (
+        _both(_SHORT, _at(-_MICROSECOND), _set("lane", "no-such-lane")),
+        frozenset({"lane.unknown"}),
+        frozenset({"objections.rationale_too_short"}),
     ),
 }
 
@@ -309,12 +409,20 @@ def policy_input(case: Case) -> str:
         "evaluated_at": case.get("evaluated_at", NOW),
         "facts": case["facts"],
     }
+    if value["evaluated_at"] is None:
+        del value["evaluated_at"]
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def family_case(name: str) -> str:
     case = base_case()
     FAMILIES[name][0](case)
+    return policy_input(case)
+
+
+def staged_case(name: str) -> str:
+    case = base_case()
+    STAGED_FAMILIES[name][0](case)
     return policy_input(case)
 
 

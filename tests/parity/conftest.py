@@ -37,9 +37,10 @@ from release_gate.policy.bundle import PolicyBundle, load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
 from release_gate.policy.engine import PolicyEngine
 from release_gate.policy.opa import OpaEngine
-from release_gate.policy.opa_bundle import push_bundle, remove_pushed
+from release_gate.policy.opa_bundle import build_bundle, push_bundle, remove_pushed
+from tests.levels import write_staged_policies
 from tests.opa_server import running_opa
-from tests.parity.governance import SOURCE, write_bundle, write_policies
+from tests.parity.governance import SOURCE, write_policies
 from tests.parity.opa_go import SKIP_REASON as OPA_GO_SKIP_REASON
 from tests.parity.opa_go import OpaGoEngine, opa_go_available
 
@@ -69,15 +70,26 @@ def embedded(bundle: PolicyBundle) -> Iterator[PolicyEngine]:
     engine.close()
 
 
-def _server_url(request: pytest.FixtureRequest, stack: ExitStack, parity_dir: Path) -> str:
-    """The URL of an OPA for this parameter: yours, or one started here."""
+def _server_url(
+    request: pytest.FixtureRequest,
+    stack: ExitStack,
+    bundle: PolicyBundle,
+    work: Path,
+    *,
+    yours: bool,
+) -> str:
+    """The URL of an OPA for this parameter: yours (``yours``: it serves this bundle),
+    or one started here, preloaded with a tarball of ``bundle``."""
     mode = request.param
     if OPA_URL and mode == OPA_URL_MODE:
+        if not yours:
+            pytest.skip("RELEASE_GATE_TEST_OPA_URL serves the suite's bundle, not this one")
         return OPA_URL
     binary: Path = request.getfixturevalue("opa_binary")  # skips without a binary
-    log = parity_dir / f"{mode}.log"
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / f"{mode}.log"
     if mode == "opa-preloaded":
-        tarball = write_bundle(SOURCE, parity_dir / "parity.tar.gz", parity_dir / "build")
+        tarball = build_bundle(bundle.root, work / "bundle.tar.gz", signing_key=None, key_id=None)
         server = stack.enter_context(running_opa(binary, "--bundle", str(tarball), log=log))
     else:
         server = stack.enter_context(running_opa(binary, log=log))
@@ -85,9 +97,14 @@ def _server_url(request: pytest.FixtureRequest, stack: ExitStack, parity_dir: Pa
 
 
 def _opa_server(
-    request: pytest.FixtureRequest, stack: ExitStack, bundle: PolicyBundle, parity_dir: Path
+    request: pytest.FixtureRequest,
+    stack: ExitStack,
+    bundle: PolicyBundle,
+    work: Path,
+    *,
+    yours: bool = True,
 ) -> PolicyEngine:
-    url = _server_url(request, stack, parity_dir)
+    url = _server_url(request, stack, bundle, work, yours=yours)
     preloaded = request.param == "opa-preloaded"
     if not preloaded:
         http = stack.enter_context(httpx.Client(base_url=url, timeout=10.0))
@@ -116,4 +133,33 @@ def other(
             stack.callback(engine.close)
         else:
             engine = _opa_server(request, stack, bundle, parity_dir)
+        yield engine
+
+
+@pytest.fixture(scope="session")
+def staged_bundle(parity_dir: Path) -> PolicyBundle:
+    """The staged example bundle (:mod:`tests.levels`): a warn rule and an effective_on rule."""
+    return load_bundle(write_staged_policies(parity_dir / "staged" / "policies"))
+
+
+@pytest.fixture(scope="session")
+def staged_embedded(staged_bundle: PolicyBundle) -> Iterator[PolicyEngine]:
+    engine = EmbeddedEngine(staged_bundle)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def staged_other(
+    request: pytest.FixtureRequest, staged_bundle: PolicyBundle, parity_dir: Path
+) -> Iterator[PolicyEngine]:
+    """Like ``other``, on the staged bundle: each OPA of its own."""
+    with ExitStack() as stack:
+        if request.param == "opa-go":
+            if not opa_go_available():
+                pytest.skip(OPA_GO_SKIP_REASON)
+            engine: PolicyEngine = OpaGoEngine(staged_bundle)
+            stack.callback(engine.close)
+        else:
+            engine = _opa_server(request, stack, staged_bundle, parity_dir / "staged", yours=False)
         yield engine

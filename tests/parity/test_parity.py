@@ -23,6 +23,11 @@ regorus (None: it must stay allowed). Anything it needs from governance goes
 into ``governance.py``. Nothing else: every engine, the random combinations and
 ``TestCases`` pick it up, and ``test_every_documented_code_has_a_family`` fails
 until each code of docs/violation-codes.md has one.
+
+The staged families (``cases.STAGED_FAMILIES``) run the same way on the staged
+example bundle of :mod:`tests.levels` (a warn rule, and a deny rule before,
+exactly at and after its ``custom.effective_on``): ``staged_embedded`` against
+``staged_other``, an OPA of each kind holding that bundle.
 """
 
 from __future__ import annotations
@@ -38,7 +43,15 @@ from release_gate.policy.bundle import PolicyBundle, load_bundle
 from release_gate.policy.engine import PolicyEngine, PolicyEngineError, PolicyResult
 from release_gate.policy.governance import load_governance
 from tests.helpers import documented_codes
-from tests.parity.cases import FAMILIES, example_inputs, family_case, random_cases
+from tests.parity.cases import (
+    FAMILIES,
+    MESSAGES,
+    STAGED_FAMILIES,
+    example_inputs,
+    family_case,
+    random_cases,
+    staged_case,
+)
 from tests.parity.governance import REVISION_SUFFIX
 from tests.parity.opa_go import SKIP_REASON, OpaGoEngine, opa_go_available
 
@@ -73,6 +86,23 @@ class TestCases:
         covered = {expected for _, expected in FAMILIES.values() if expected is not None}
         assert documented_codes() - covered == set()
 
+    @pytest.mark.parametrize("name", sorted(MESSAGES))
+    def test_family_message_reads_as_the_contract_says(
+        self, embedded: PolicyEngine, name: str
+    ) -> None:
+        result = embedded.evaluate(family_case(name))
+        assert [v.message for v in result.violations] == [MESSAGES[name]]
+
+    @pytest.mark.parametrize("name", sorted(STAGED_FAMILIES))
+    def test_staged_family_reports_its_levels(
+        self, staged_embedded: PolicyEngine, name: str
+    ) -> None:
+        _, violations, warnings = STAGED_FAMILIES[name]
+        result = staged_embedded.evaluate(staged_case(name))
+        assert {v.code for v in result.violations} == violations
+        assert {w.code for w in result.warnings} == warnings
+        assert result.allow == (not violations)
+
     @pytest.mark.parametrize("name", sorted(FAMILIES))
     def test_family_raises_its_code(self, embedded: PolicyEngine, name: str) -> None:
         expected = FAMILIES[name][1]
@@ -98,6 +128,13 @@ class TestParity:
     @pytest.mark.parametrize("name", sorted(FAMILIES))
     def test_violation_family(self, embedded: PolicyEngine, other: PolicyEngine, name: str) -> None:
         mine, theirs = _both(embedded, other, family_case(name))
+        assert mine == theirs
+
+    @pytest.mark.parametrize("name", sorted(STAGED_FAMILIES))
+    def test_staged_family(
+        self, staged_embedded: PolicyEngine, staged_other: PolicyEngine, name: str
+    ) -> None:
+        mine, theirs = _both(staged_embedded, staged_other, staged_case(name))
         assert mine == theirs
 
     def test_examples(

@@ -33,8 +33,14 @@ __all__ = [
 
 
 def violation_to_wire(violation: Violation) -> dict[str, str]:
-    """One item of a decision's ``violations`` or ``warnings``."""
-    return {"code": violation.code, "message": violation.message, "path": violation.path}
+    """One item of a decision's ``violations`` or ``warnings`` (contract section 8)."""
+    return {
+        "code": violation.code,
+        "message": violation.message,
+        "path": violation.path,
+        "title": violation.title,
+        "solution": violation.solution,
+    }
 
 
 @dataclass(frozen=True, slots=True)

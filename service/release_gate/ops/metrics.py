@@ -56,7 +56,8 @@ OTHER = "other"
 #: The route of a request that matched no route template.
 UNMATCHED_ROUTE = "(unmatched)"
 OUTCOMES = ("allow", "deny", "invalid", "error")
-STAGES = ("parse", "canonicalise", "verify", "evaluate", "mint", "record")
+#: The decision path's stages (release_gate.decision.decide.STAGES, checked by a test).
+STAGES = ("parse", "canonicalise", "verify", "facts", "evaluate", "mint", "record")
 #: Statuses counted by their number; any other is counted by its class (``4xx``).
 STATUSES = frozenset(
     {200, 201, 204, 304, 400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 429, 500, 502, 503, 504}
@@ -138,6 +139,12 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
+        self.warnings = Counter(
+            "release_gate_warnings",
+            "Warnings reported in decisions (warn rules, deny rules not yet in effect), by code.",
+            ["code"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "release_gate_decision_seconds",
             "Wall time of one /v1/evaluate decision, body read excluded.",
@@ -152,7 +159,7 @@ class Metrics:
         )
         self.stages = Histogram(
             "release_gate_decision_stage_seconds",
-            "Time per decision stage (parse, canonicalise, verify, evaluate, mint, record).",
+            "Time per decision stage (parse, canonicalise, verify, facts, evaluate, mint, record).",
             ["stage"],
             buckets=_BUCKETS,
             registry=self.registry,
@@ -171,6 +178,11 @@ class Metrics:
         self.latency.observe(seconds)
         for stage, value in stages.items():
             self.stages.labels(stage=self.labels.stage(stage)).observe(value)
+
+    def observe_warnings(self, codes: Iterable[str]) -> None:
+        """Count one decision's warnings, by code (bounded like violations)."""
+        for code in codes:
+            self.warnings.labels(code=self.labels.code(code)).inc()
 
     def observe_request(self, *, method: str, route: str, status: int) -> None:
         self.requests.labels(
