@@ -24,23 +24,22 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from bench import packets
+from bench.gate_metrics import scrape
 from bench.processes import find_opa
+from bench.report import Cell, Cells, as_json, as_tables
 from bench.rows import ROWS, Row, RowSetup
 from bench.wrk import WrkResult, WrkRun, find_wrk, merge
 
@@ -57,24 +56,6 @@ def _say(message: str) -> None:
     stamp = time.strftime("%H:%M:%S")
     sys.stderr.write(f"[{stamp}] {message}\n")
     sys.stderr.flush()
-
-
-@dataclass
-class Cell:
-    """One row at one connection count: a result per round."""
-
-    rounds: list[WrkResult] = field(default_factory=list)
-
-    @property
-    def failures(self) -> int:
-        return sum(r.failures for r in self.rounds)
-
-    def median(self, what: str) -> float:
-        values = [
-            r.rate if what == "rate" else r.percentile_ms(50 if what == "p50" else 99)
-            for r in self.rounds
-        ]
-        return statistics.median(values) if values else float("nan")
 
 
 def _split(connections: int, parts: int) -> list[int]:
@@ -106,16 +87,17 @@ def _measure(row: Row, wrk: str, connections: int, duration: int) -> WrkResult:
     return result
 
 
-def _run_rounds(
-    rows: Sequence[Row], wrk: str, args: argparse.Namespace
-) -> dict[str, dict[int, Cell]]:
+def _run_rounds(rows: Sequence[Row], wrk: str, args: argparse.Namespace) -> Cells:
     cells = {row.key: {c: Cell() for c in args.connections} for row in rows}
     live = [row for row in rows if row.status is None]
     for round_no in range(1, args.rounds + 1):
         for row in live:
             for connections in args.connections:
+                cell = cells[row.key][connections]
+                before = scrape(row.metrics)
                 result = _measure(row, wrk, connections, args.duration)
-                cells[row.key][connections].rounds.append(result)
+                cell.times.add(scrape(row.metrics) - before)
+                cell.rounds.append(result)
                 flag = f", {result.failures} FAILED" if result.failures else ""
                 _say(
                     f"round {round_no}/{args.rounds} {row.key} c{connections}: "
@@ -149,92 +131,6 @@ def _machine() -> dict[str, Any]:
         "commit": commit,
         "python": sys.version.split()[0],
     }
-
-
-def _cell_json(cell: Cell) -> dict[str, Any]:
-    return {
-        "decisions_per_s": cell.median("rate"),
-        "p50_ms": cell.median("p50"),
-        "p99_ms": cell.median("p99"),
-        "failures": cell.failures,
-        "rounds": [
-            {
-                "decisions_per_s": r.rate,
-                "p50_ms": r.percentile_ms(50),
-                "p99_ms": r.percentile_ms(99),
-                "answers": r.answers,
-                "failures": r.failures,
-                "first_failure": r.first_failure,
-            }
-            for r in cell.rounds
-        ],
-    }
-
-
-def _report_json(
-    rows: Sequence[Row], cells: dict[str, dict[int, Cell]], meta: dict[str, Any]
-) -> str:
-    out = {
-        **meta,
-        "rows": [
-            {
-                "row": row.key,
-                "label": row.label,
-                "status": row.status,
-                **{f"c{c}": _cell_json(cell) for c, cell in cells[row.key].items()},
-            }
-            for row in rows
-        ],
-    }
-    return json.dumps(out, indent=2)
-
-
-def _fmt_cell(cell: Cell) -> list[str]:
-    if not cell.rounds:
-        return ["n/a"] * 3
-    mark = " !" if cell.failures else ""
-    return [
-        f"{cell.median('rate'):,.0f}{mark}",
-        f"{cell.median('p50'):.1f}",
-        f"{cell.median('p99'):.1f}",
-    ]
-
-
-def _report_table(
-    rows: Sequence[Row], cells: dict[str, dict[int, Cell]], meta: dict[str, Any]
-) -> str:
-    conns = meta["connections"]
-    head = ["row"]
-    for c in conns:
-        head += [f"c{c} decisions/s", f"c{c} p50 ms", f"c{c} p99 ms"]
-    head.append("failures")
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    notes = []
-    for row in rows:
-        if row.status is not None:
-            lines.append(f"| {row.label} | {row.status} |" + " |" * (len(head) - 2))
-            continue
-        values = [v for c in conns for v in _fmt_cell(cells[row.key][c])]
-        failures = sum(cells[row.key][c].failures for c in conns)
-        lines.append(
-            f"| {row.label} | "
-            + " | ".join(values)
-            + f" | {failures if not failures else f'**{failures} FAILED**'} |"
-        )
-        first = next(
-            (r.first_failure for c in conns for r in cells[row.key][c].rounds if r.first_failure),
-            None,
-        )
-        if failures:
-            notes.append(f"{row.key}: first failure: {first or 'no answer (socket error)'}")
-    header = (
-        f"{meta['time']}, nproc {meta['nproc']}, load average {meta['loadavg_start']} at start "
-        f"and {meta['loadavg_end']} at the end, commit {meta['commit']}; "
-        f"{meta['rounds']} rounds of {meta['duration_s']} s per row and connection count, "
-        f"one wrk thread, {meta['packets']:,} distinct packets; medians over rounds "
-        "(! marks a row with failures)."
-    )
-    return "\n".join([header, "", *lines, *(["", *notes] if notes else [])])
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -322,8 +218,7 @@ def _run(args: argparse.Namespace, wrk: str) -> int:
         _warm_up(rows, wrk, args.warmup)
         cells = _run_rounds(rows, wrk, args)
     meta["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    report = _report_json if args.json else _report_table
-    print(report(rows, cells, meta))
+    print((as_json if args.json else as_tables)(rows, cells, meta))
     return 0
 
 

@@ -77,6 +77,7 @@ class Row:
     targets: list[Target] = field(default_factory=list)
     status: str | None = None  # why the row cannot run here; None when it runs
     offset: int = 0  # the next body, so each run continues where the last stopped
+    metrics: list[str] = field(default_factory=list)  # the gates whose /metrics to read
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,9 @@ class RowSetup:
         self._say(f"setting up {key}")
         try:
             if key in _GATES:
-                return Row(key, label, [self._gate_target(g) for g in self._gate(key)])
+                gates = self._gate(key)
+                targets = [self._gate_target(g) for g in gates]
+                return Row(key, label, targets, metrics=[g.url for g in gates])
             if key == "opa":
                 return self._opa_row(label)
             if key == "healthz":
@@ -233,7 +236,8 @@ class RowSetup:
         denied = [text for status, text in answers if status != 200 or _ALLOW not in text]
         if denied:
             return Row("same-packet", label, status=f"preparation failed: {denied[0][:200]}")
-        return Row("same-packet", label, [Target(url, _ALLOW, self._files.same_packet)])
+        target = Target(url, _ALLOW, self._files.same_packet)
+        return Row("same-packet", label, [target], metrics=[gate.url])
 
     def _check(self, url: str, approve: bytes, deny: bytes) -> None:
         """The peer allows an approvable body and denies an unapprovable one."""
