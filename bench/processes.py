@@ -55,7 +55,7 @@ def find_opa() -> str | None:
     """``$RELEASE_GATE_BENCH_OPA_BIN``, else ``opa`` on PATH, else ``../shared/tools/opa/opa``."""
     configured = os.environ.get("RELEASE_GATE_BENCH_OPA_BIN")
     if configured:
-        return configured
+        return configured if os.access(configured, os.X_OK) else None
     shared = ROOT.parent / "shared" / "tools" / "opa" / "opa"
     return shutil.which("opa") or (str(shared) if os.access(shared, os.X_OK) else None)
 

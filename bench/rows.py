@@ -208,7 +208,8 @@ class RowSetup:
             return Row(
                 "opa",
                 label,
-                status="n/a (no opa: set RELEASE_GATE_BENCH_OPA_BIN or put opa on PATH)",
+                status="n/a (no opa: set RELEASE_GATE_BENCH_OPA_BIN to an OPA binary, "
+                "or put opa on PATH)",
             )
         version = _opa_version(self._opa)
         opa = self._servers.start_opa(self._opa, self._files.bundle)

@@ -36,7 +36,10 @@ class WrkError(RuntimeError):
 
 def find_wrk() -> str | None:
     """The wrk binary: ``$RELEASE_GATE_BENCH_WRK_BIN``, else ``wrk`` on PATH."""
-    return os.environ.get("RELEASE_GATE_BENCH_WRK_BIN") or shutil.which("wrk")
+    configured = os.environ.get("RELEASE_GATE_BENCH_WRK_BIN")
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
+    return shutil.which("wrk")
 
 
 @dataclass(frozen=True, slots=True)
