@@ -1,11 +1,12 @@
-# Targets: install, run, test, opa-check, coverage, lint, bench, parity, clean. Everything runs inside .venv,
+# Targets: install, run, test, opa-check, coverage, lint, bench, bench-deps, bench-load, parity,
+# clean. Everything runs inside .venv,
 # built from the pinned constraints in constraints.txt.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test opa-check coverage lint bench parity clean
+.PHONY: install run test opa-check coverage lint bench bench-deps bench-load parity clean
 
 # OPA's own Go evaluator in-process (OPA v1.20.2), for tests only: the parity suite and the
 # Rego unit tests run on it (tests/parity/opa_go.py). Not a pyproject dependency: its
@@ -64,6 +65,18 @@ lint: install  ## ruff, ruff format, mypy (strict), hadolint
 
 bench: install  ## decision-time benchmark, printed as tables (run by hand)
 	$(BIN)/python -m bench
+
+# The HTTP load benchmark (bench/load.py) drives the servers with wrk, a compiled load
+# generator: installed from the distribution's package (Debian/Ubuntu), only when missing.
+bench-deps:  ## install wrk for the HTTP load benchmark, when missing (apt-get; sudo when not root)
+	@if command -v wrk >/dev/null 2>&1; then echo "wrk: $$(command -v wrk)"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y wrk || { $$SUDO apt-get update && $$SUDO apt-get install -y wrk; }; \
+	else echo "no apt-get here: install wrk (https://github.com/wg/wrk) with your package manager" >&2; exit 1; fi
+
+bench-load: install  ## HTTP load: release-gate serve vs a real OPA, with wrk (needs bench-deps; ~15 min)
+	$(BIN)/python -m bench.load
 
 parity: install  ## regorus vs OPA decisions: OPA Go in-process, and real OPA servers when opa is found (docs/opa.md)
 	$(BIN)/python -m pytest tests/parity -v -rs
