@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from fastapi.testclient import TestClient
 from release_gate.app import create_app
 from release_gate.config import Settings
 from release_gate.runtime import build_runtime
+from tests.databases import database_url, migrate
 from tests.ui._scenario import ApiKeys, Story, Trust, seed_story, write_api_keys, write_trust
 
 
@@ -61,7 +63,9 @@ def any_ui_settings(
     return make_settings(tmp_path, trust, any_db_url, signing_key_file, api_keys=api_keys.path)
 
 
-def open_client(settings: Settings, **kwargs: Any) -> Iterator[TestClient]:
+@contextmanager
+def running(settings: Settings, **kwargs: Any) -> Iterator[TestClient]:
+    """The real app with ``settings``, behind a ``TestClient`` (lifespan run)."""
     runtime = build_runtime(settings)
     try:
         with TestClient(create_app(settings, runtime=runtime), **kwargs) as client:
@@ -72,12 +76,26 @@ def open_client(settings: Settings, **kwargs: Any) -> Iterator[TestClient]:
 
 @pytest.fixture
 def gate(ui_settings: Settings) -> Iterator[TestClient]:
-    yield from open_client(ui_settings)
+    with running(ui_settings) as client:
+        yield client
 
 
 @pytest.fixture
 def any_gate(any_ui_settings: Settings) -> Iterator[TestClient]:
-    yield from open_client(any_ui_settings)
+    with running(any_ui_settings) as client:
+        yield client
+
+
+@pytest.fixture
+def production_settings(
+    tmp_path: Path, trust: Trust, signing_key_file: Path, api_keys: ApiKeys
+) -> Iterator[Settings]:
+    """Production mode on a migrated PostgreSQL schema (skipped without PostgreSQL)."""
+    with database_url("postgresql", tmp_path) as url:
+        migrate(url)
+        yield make_settings(
+            tmp_path, trust, url, signing_key_file, api_keys=api_keys.path, env="production"
+        )
 
 
 def seed(client: TestClient, trust: Trust, api_keys: ApiKeys) -> Story:
