@@ -1,11 +1,11 @@
-# Targets: install, run, test, coverage, lint, bench, parity, clean. Everything runs inside .venv,
+# Targets: install, run, test, coverage, lint, bench, parity, browser, clean. Everything runs inside .venv,
 # built from the pinned constraints in constraints.txt.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test coverage lint bench parity clean
+.PHONY: install run test coverage lint bench parity clean browser
 
 # OPA's own Go evaluator in-process (OPA v1.20.2), for tests only: the parity suite and the
 # Rego unit tests run on it (tests/parity/opa_go.py). Not a pyproject dependency: its
@@ -30,15 +30,27 @@ $(JS_DEPS): tests/js/package-lock.json
 		|| echo "warning: npm ci failed; the JavaScript JOSE test will be skipped"; \
 	else echo "note: npm not found; the JavaScript JOSE test will be skipped"; fi
 
+# The browser tests (tests/ui/test_browser.py) drive Debian's chromium through its
+# chromium-driver (Selenium, pointed at /usr/bin/chromium and /usr/bin/chromedriver; never a
+# browser download). Installed here as root where apt-get is (as in CI); elsewhere the
+# browser tests are skipped, saying why.
+browser:  ## Debian's chromium and chromium-driver for the browser tests (root with apt-get)
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends chromium chromium-driver >/dev/null; } \
+		|| echo "warning: chromium could not be installed; the browser tests will be skipped"; \
+	else echo "note: no chromium (needs root and apt-get); the browser tests will be skipped"; fi
+
 run: install  ## serve on embedded defaults: regorus, SQLite, a dev signing key (migrates the store first)
 	$(BIN)/release-gate db upgrade
 	$(BIN)/release-gate serve
 
-test: install $(JS_DEPS)  ## every test: pytest (SQLite, and PostgreSQL when configured) and the Rego unit tests
+test: install $(JS_DEPS) browser  ## every test: pytest (SQLite, and PostgreSQL when configured) and the Rego unit tests
 	$(BIN)/release-gate test policies
 	$(BIN)/python -m pytest
 
-coverage: install $(JS_DEPS)  ## the pytest suite with branch coverage of release_gate and release_gate_client
+coverage: install $(JS_DEPS) browser  ## the pytest suite with branch coverage of release_gate and release_gate_client
 	$(BIN)/python -m pytest --cov --cov-branch --cov-report=term:skip-covered
 
 lint: install  ## ruff, ruff format, mypy (strict), hadolint

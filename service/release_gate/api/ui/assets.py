@@ -22,6 +22,7 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 
 _CACHE = {"cache-control": "public, max-age=3600"}
+_PAGE_ASSETS = {"gate.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml"}
 #: name -> (directory key, media type)
 _DOCS_ASSETS = {
     "swagger-ui-bundle.js": ("swagger", "text/javascript; charset=utf-8"),
@@ -40,11 +41,13 @@ def _swagger_dir() -> Path:
     return Path(str(files("swagger_ui"))) / "static"
 
 
-@router.get("/ui/static/gate.css")
-async def stylesheet() -> Response:
-    return FileResponse(
-        _own_dir() / "gate.css", media_type="text/css; charset=utf-8", headers=_CACHE
-    )
+@router.get("/ui/static/{name}")
+async def static(name: str) -> Response:
+    """The pages' stylesheet and icon (and nothing else from that folder)."""
+    media_type = _PAGE_ASSETS.get(name)
+    if media_type is None:
+        raise UiProblem(404, "Not found", "No such file.")
+    return FileResponse(_own_dir() / name, media_type=media_type, headers=_CACHE)
 
 
 @router.get("/docs")
