@@ -51,7 +51,7 @@ def install_ui(app: FastAPI) -> None:
     """Add the pages, the docs and their headers to ``app`` (``create_app`` calls this)."""
     app.state.ui_env = make_environment()
     app.state.ui_rules = RuleBook()
-    app.state.ui_session_keys = {}
+    app.state.ui_session_keys = None
     app.add_exception_handler(UiProblem, _problem_page)
     app.add_middleware(UiHeadersMiddleware)
     for router in (pages.router, signin.router, assets.router):

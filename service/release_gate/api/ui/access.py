@@ -96,13 +96,17 @@ def require_tls(request: Request, runtime: Runtime) -> None:
 
 
 def session_keys(request: Request, runtime: Runtime) -> SessionKeys:
-    """The session MAC keys of the gate's active signing key (derived once per key)."""
-    cache: dict[str, SessionKeys] = request.app.state.ui_session_keys
+    """The session MAC keys of the gate's active signing key (derived once per key).
+
+    Cached on the app as one ``(kid, keys)`` pair, replaced whole: threads that
+    race on the first request derive the same keys, and none sees a half update.
+    """
     active = runtime.keyring.active
-    if active.kid not in cache:
-        cache.clear()
-        cache[active.kid] = SessionKeys(active.private_key)
-    return cache[active.kid]
+    cached: tuple[str, SessionKeys] | None = request.app.state.ui_session_keys
+    if cached is None or cached[0] != active.kid:
+        cached = (active.kid, SessionKeys(active.private_key))
+        request.app.state.ui_session_keys = cached
+    return cached[1]
 
 
 def _unauthorized(detail: str) -> UiProblem:

@@ -76,7 +76,7 @@ async def packets(
     )
     lanes = sorted(runtime.governance.lanes) if runtime.governance is not None else []
     context = {**base_context(request, who), "page": page, "lane": lane, "lanes": lanes}
-    return render(request, "packets.html", context)
+    return await run_in_threadpool(render, request, "packets.html", context)
 
 
 @router.get("/ui/packets/{packet_id}")
@@ -107,7 +107,8 @@ async def packet(
             (r.lane, r.revision): r for r in story.revisions if r.superseded_by is not None
         },
     }
-    return render(request, "packet.html", context)
+    # A long story renders in tens of milliseconds: off the event loop, like the reads.
+    return await run_in_threadpool(render, request, "packet.html", context)
 
 
 @router.get("/ui/decisions/{decision_id}")
