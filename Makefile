@@ -1,12 +1,12 @@
-# Targets: install, run, test, opa-check, coverage, lint, bench, bench-deps, bench-load, parity,
-# clean. Everything runs inside .venv,
+# Targets: install, run, test, opa-check, browser, coverage, lint, bench, bench-deps, bench-load,
+# parity, clean. Everything runs inside .venv,
 # built from the pinned constraints in constraints.txt.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test opa-check coverage lint bench bench-deps bench-load parity clean
+.PHONY: install run test opa-check browser coverage lint bench bench-deps bench-load parity clean
 
 # OPA's own Go evaluator in-process (OPA v1.20.2), for tests only: the parity suite and the
 # Rego unit tests run on it (tests/parity/opa_go.py). Not a pyproject dependency: its
@@ -31,11 +31,23 @@ $(JS_DEPS): tests/js/package-lock.json
 		|| echo "warning: npm ci failed; the JavaScript JOSE test will be skipped"; \
 	else echo "note: npm not found; the JavaScript JOSE test will be skipped"; fi
 
+# The browser tests (tests/ui/test_browser.py) drive Debian's chromium through its
+# chromium-driver (Selenium, pointed at /usr/bin/chromium and /usr/bin/chromedriver; never a
+# browser download). Installed here as root where apt-get is (as in CI); elsewhere the
+# browser tests are skipped, saying why.
+browser:  ## Debian's chromium and chromium-driver for the browser tests (root with apt-get)
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends chromium chromium-driver >/dev/null; } \
+		|| echo "warning: chromium could not be installed; the browser tests will be skipped"; \
+	else echo "note: no chromium (needs root and apt-get); the browser tests will be skipped"; fi
+
 run: install  ## serve on embedded defaults: regorus, SQLite, a dev signing key (migrates the store first)
 	$(BIN)/release-gate db upgrade
 	$(BIN)/release-gate serve
 
-test: install $(JS_DEPS)  ## every test: the Rego unit tests (regorus, then OPA when found) and pytest
+test: install $(JS_DEPS) browser  ## every test: the Rego unit tests (regorus, then OPA when found) and pytest
 	$(BIN)/release-gate test policies
 	@$(MAKE) --no-print-directory opa-check
 	$(BIN)/python -m pytest
@@ -54,7 +66,7 @@ opa-check:  ## opa check --strict policies/ and opa test policies/ on a real OPA
 		"$$opa" check --strict policies/ && "$$opa" test policies/; \
 	fi
 
-coverage: install $(JS_DEPS)  ## the pytest suite with branch coverage of release_gate and release_gate_client
+coverage: install $(JS_DEPS) browser  ## the pytest suite with branch coverage of release_gate and release_gate_client
 	$(BIN)/python -m pytest --cov --cov-branch --cov-report=term:skip-covered
 
 lint: install  ## ruff, ruff format, mypy (strict), hadolint

@@ -17,6 +17,7 @@ from release_gate.api import ROUTERS
 from release_gate.api.middleware import RequestContextMiddleware
 from release_gate.api.problems import install_problem_handlers
 from release_gate.api.schemas import install_openapi
+from release_gate.api.ui import install_ui
 from release_gate.config import Settings
 from release_gate.errors import ConfigurationError
 from release_gate.ops.metrics import Metrics
@@ -45,9 +46,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         version=__version__,
         summary="Approves one exact disclosure-packet revision into one bounded intake lane.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by install_ui, with a strict CSP
+        redoc_url=None,
     )
     install_problem_handlers(app)
     install_openapi(app)
+    install_ui(app)
     app.add_middleware(RequestContextMiddleware)
     for router in ROUTERS:
         app.include_router(router)

@@ -86,6 +86,17 @@ class Settings(BaseSettings):
         description="After SIGTERM, answer 503 to new evaluations this long before closing the "
         "listener; in-flight evaluations always finish.",
     )
+    ui_tls_proxy: bool = Field(
+        default=False,
+        description="A proxy in front of the gate terminates TLS: trust its X-Forwarded-Proto "
+        "for the packet pages. Production mode serves the pages only over HTTPS.",
+    )
+    ui_session_seconds: int = Field(
+        default=28800,
+        ge=300,
+        le=86400,
+        description="How long a sign-in to the packet pages lasts (the session cookie's life).",
+    )
 
     @field_validator("signing_key_file", "keys_dir", "api_keys", mode="before")
     @classmethod

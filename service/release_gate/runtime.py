@@ -44,6 +44,7 @@ from release_gate.store.migrate import check as check_schema
 from release_gate.store.migrate import upgrade as upgrade_schema
 
 __all__ = [
+    "AUTH_OFF_WARNING",
     "Drain",
     "EngineSettingsError",
     "Runtime",
@@ -57,6 +58,12 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Logged at start-up, and shown on every packet page, while authentication is off.
+AUTH_OFF_WARNING = (
+    "API AUTHENTICATION IS OFF: no RELEASE_GATE_API_KEYS in development mode, so anyone "
+    "who reaches this port may evaluate, verify, read the audit log and place holds"
+)
 
 
 @dataclass
@@ -168,11 +175,7 @@ def build_authenticator(settings: Settings) -> Authenticator:
             "API authentication is off: set RELEASE_GATE_API_KEYS to a key file "
             "(release-gate apikey create) before running in production mode"
         )
-    logger.warning(
-        "API AUTHENTICATION IS OFF: no RELEASE_GATE_API_KEYS in development mode, so anyone "
-        "who reaches this port may evaluate, verify, read the audit log and place holds",
-        extra=INSECURE_DEFAULT,
-    )
+    logger.warning("%s", AUTH_OFF_WARNING, extra=INSECURE_DEFAULT)
     return Authenticator(())
 
 
