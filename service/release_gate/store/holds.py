@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from release_gate.errors import GateError, StoreUnavailable
@@ -25,7 +25,7 @@ from release_gate.store.schema import ActiveHoldRow, HoldEventRow
 from release_gate.store.state import LiveMatch, Needs
 from release_gate.timestamps import format_ns
 
-__all__ = ["HoldAlreadyLifted", "HoldNotFound", "HoldStore"]
+__all__ = ["HoldAlreadyLifted", "HoldNotFound", "HoldStore", "active_holds"]
 
 
 _HOLD_FIELDS = ("packet_id", "revision", "lane", "reason")
@@ -149,13 +149,18 @@ class HoldStore:
 
     def active(self, *, packet_id: str | None = None) -> list[dict[str, Any]]:
         """Holds placed and not lifted (of one packet, or all), oldest first."""
-        query = select(ActiveHoldRow.__table__).order_by(ActiveHoldRow.seq)
-        if packet_id is not None:
-            query = query.where(ActiveHoldRow.packet_id == packet_id)
         try:
             with self._db.read() as conn:
-                rows = conn.execute(query).all()
+                return active_holds(conn, packet_id=packet_id)
         except SQLAlchemyError as exc:
             raise StoreUnavailable("the decision store cannot be read") from exc
-        fields = ("hold_id", *_HOLD_FIELDS, "placed_by", "placed_at")
-        return [{name: row._mapping[name] for name in fields} for row in rows]
+
+
+def active_holds(conn: Connection, *, packet_id: str | None = None) -> list[dict[str, Any]]:
+    """Holds placed and not lifted (of one packet, or all), oldest first, from the state
+    the appends keep (by primary key for one packet)."""
+    query = select(ActiveHoldRow.__table__).order_by(ActiveHoldRow.seq)
+    if packet_id is not None:
+        query = query.where(ActiveHoldRow.packet_id == packet_id)
+    fields = ("hold_id", *_HOLD_FIELDS, "placed_by", "placed_at")
+    return [{name: row._mapping[name] for name in fields} for row in conn.execute(query)]

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from release_gate.store.facts import active_holds
+from release_gate.store.holds import active_holds
 from release_gate.store.query import InvalidCursor
 from release_gate.store.schema import DecisionRow, RevocationRow
 from release_gate.store.story.model import (
