@@ -119,8 +119,24 @@ def _sign_in(driver: Any, key: str) -> None:
     field.send_keys(key)
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, "form[action='/ui/signin'] button").click()
-    _wait(driver).until(ec.staleness_of(page))  # the next page replaced this one
+    _wait(driver).until(lambda _: _gone(page))  # the next page replaced this one
     _wait(driver).until(ec.presence_of_element_located((By.TAG_NAME, "footer")))
+
+
+def _gone(element: Any) -> bool:
+    """Is ``element`` no longer in the page? Chromedriver says so with a stale-element
+    error, or, while the next page loads, with an inspector error about the node."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
 
 
 def _text(driver: Any, css: str) -> str:
