@@ -127,7 +127,10 @@ class Gate:
     def _facts(self, manifest: Manifest) -> Facts:
         if self._store is None:
             return Facts()
-        return self._store.facts(packet_id=manifest.packet.id, lane=manifest.lane)
+        evidence = tuple(dict.fromkeys((e.source, e.ref) for e in manifest.evidence))
+        return self._store.facts(
+            packet_id=manifest.packet.id, lane=manifest.lane, evidence=evidence
+        )
 
     def _attempt(
         self, case: _Case, facts: Facts, now_ns: int | None, watch: _Stopwatch

@@ -92,8 +92,10 @@ class Store:
 
     # The decision log, as the decision path sees it (release_gate.decision.log.DecisionLog).
 
-    def facts(self, *, packet_id: str, lane: str) -> Facts:
-        return self.decisions.facts(packet_id=packet_id, lane=lane)
+    def facts(
+        self, *, packet_id: str, lane: str, evidence: tuple[tuple[str, str], ...] = ()
+    ) -> Facts:
+        return self.decisions.facts(packet_id=packet_id, lane=lane, evidence=evidence)
 
     def append(self, decision: Decision, *, expected_facts: Facts | None) -> None:
         self.decisions.append(decision, expected_facts=expected_facts)

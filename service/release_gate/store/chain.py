@@ -1,7 +1,7 @@
 """The hash chain over the audit log (docs/audit.md).
 
 Each entry (a decision or a hold event) carries ``seq``, ``prev_hash`` and
-``record_hash``::
+``record_hash`` (:data:`_KINDS` lists the tables)::
 
     record_hash = hex(sha256(bytes.fromhex(prev_hash) || JCS(fields)))
 
@@ -29,7 +29,15 @@ import rfc8785
 from sqlalchemy import Connection, select, update
 
 from release_gate.store.consistency import StateProblem
-from release_gate.store.schema import Chained, ChainHead, DecisionRow, HoldEventRow
+from release_gate.store.schema import (
+    Chained,
+    ChainHead,
+    DecisionRow,
+    EvidenceEventRow,
+    HoldEventRow,
+    IntakeOutcomeRow,
+    PolicyEventRow,
+)
 
 __all__ = [
     "GENESIS",
@@ -51,7 +59,13 @@ GENESIS = "0" * 64
 _HASHES = ("prev_hash", "record_hash")
 _DIGESTED = ("manifest",)
 #: Every table of chained entries, and the ``kind`` its entries hash with.
-_KINDS: dict[type[Chained], str] = {DecisionRow: "decision", HoldEventRow: "hold"}
+_KINDS: dict[type[Chained], str] = {
+    DecisionRow: "decision",
+    HoldEventRow: "hold",
+    EvidenceEventRow: "evidence",
+    IntakeOutcomeRow: "outcome",
+    PolicyEventRow: "policy",
+}
 
 
 @dataclass(frozen=True, slots=True)

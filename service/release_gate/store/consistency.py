@@ -20,13 +20,22 @@ __all__ = ["StateProblem", "check_state"]
 #: may not have been pruned yet, so neither side lists them.
 _EXPECTED = {
     "packet_state": """
-        SELECT d.packet_id, d.lane, d.packet_revision, d.packet_digest FROM decisions d
-        WHERE d.allow AND d.seq = (
-            SELECT min(f.seq) FROM decisions f
-            WHERE f.packet_id = d.packet_id AND f.lane = d.lane AND f.allow
-              AND f.packet_revision = (
-                  SELECT max(m.packet_revision) FROM decisions m
-                  WHERE m.packet_id = d.packet_id AND m.lane = d.lane AND m.allow))""",
+        SELECT f.packet_id, f.lane, f.first_seq, d0.evaluated_at_ns, f.first_allow_seq,
+            da.evaluated_at_ns,
+            (SELECT count(*) FROM decisions x
+             WHERE x.packet_id = f.packet_id AND x.lane = f.lane AND NOT x.allow
+               AND (f.first_allow_seq IS NULL OR x.seq < f.first_allow_seq)),
+            f.latest_revision,
+            (SELECT y.packet_digest FROM decisions y
+             WHERE y.packet_id = f.packet_id AND y.lane = f.lane AND y.allow
+               AND y.packet_revision = f.latest_revision
+             ORDER BY y.seq LIMIT 1)
+        FROM (SELECT packet_id, lane, min(seq) AS first_seq,
+                     min(CASE WHEN allow THEN seq END) AS first_allow_seq,
+                     max(CASE WHEN allow THEN packet_revision END) AS latest_revision
+              FROM decisions GROUP BY packet_id, lane) f
+        JOIN decisions d0 ON d0.seq = f.first_seq
+        LEFT JOIN decisions da ON da.seq = f.first_allow_seq""",
     "active_holds": """
         SELECT packet_id, hold_id, revision, lane, reason, actor, at, seq FROM hold_events
         WHERE kind = 'placed'
@@ -37,8 +46,9 @@ _EXPECTED = {
           AND token_id NOT IN (SELECT jti FROM revocations)""",
 }
 _ACTUAL = {
-    "packet_state": """SELECT packet_id, lane, latest_approved_revision,
-        latest_approved_digest FROM packet_state""",
+    "packet_state": """SELECT packet_id, lane, first_seq, first_decision_ns, first_allow_seq,
+        first_allow_ns, denials_before_allow, latest_approved_revision, latest_approved_digest
+        FROM packet_state""",
     "active_holds": """SELECT packet_id, hold_id, revision, lane, reason, placed_by,
         placed_at, seq FROM active_holds""",
     "live_tokens": """SELECT packet_id, lane, revision, jti, expires_at FROM live_tokens

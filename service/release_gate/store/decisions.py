@@ -25,7 +25,6 @@ from release_gate.decision.model import (
     Basis,
     Decision,
     Facts,
-    History,
     PacketRef,
     PolicyRef,
     Violation,
@@ -35,8 +34,8 @@ from release_gate.errors import StoreUnavailable
 from release_gate.store.appender import Appender, Batch
 from release_gate.store.chain import ChainHeadState, ChainLink, Unchained, read_head
 from release_gate.store.db import Database
-from release_gate.store.schema import DecisionRow
-from release_gate.store.state import LiveMatch, LiveToken, Needs, read_facts
+from release_gate.store.schema import DecisionCodeRow, DecisionRow
+from release_gate.store.state import Citation, LiveMatch, LiveToken, Needs, read_facts
 
 __all__ = ["DecisionRecord", "DecisionStore", "decision_row"]
 
@@ -153,29 +152,39 @@ class DecisionRecord:
         return wire
 
 
+def _cited(decision: Decision) -> tuple[tuple[str, str, str], ...]:
+    """(source, ref, digest) of each evidence item the decision's manifest cites."""
+    manifest = json.loads(decision.basis.manifest_text)
+    return tuple((e["source"], e["ref"], e["digest"]) for e in manifest["evidence"])
+
+
 @dataclass(frozen=True, slots=True)
 class _Append:
     """A decision as an :class:`~release_gate.store.appender.Entry`.
 
-    For an allow: the facts it was decided on must still hold under the lock
-    (else :class:`FactsChanged`); it becomes the packet's latest approval in the
-    lane if its revision is the highest, revokes the live tokens of lower
-    revisions there (``superseded``) and adds its own token to the live ones.
+    Every decision updates its packet's course in the lane (first decision,
+    first approval, denials before it) and lists its violation codes for the
+    reports. For an allow: the facts it was decided on must still hold under the
+    lock (else :class:`FactsChanged`); it becomes the packet's latest approval in
+    the lane if its revision is the highest, revokes the live tokens of lower
+    revisions there (``superseded``) and adds its own token to the live ones,
+    with the evidence snapshots it cites.
     """
 
     decision: Decision
     expected: Facts | None
     entry: Unchained
+    cited: tuple[tuple[str, str, str], ...]
 
     def needs(self) -> Needs:
         d = self.decision
-        if not d.allow and self.expected is None:
-            return Needs()
-        return Needs(
-            histories={(d.packet.id, d.lane)},
-            hold_packets={d.packet.id},
-            live=[self._lower()] if d.allow else [],
-        )
+        needs = Needs(packets={(d.packet.id, d.lane)})
+        if self.expected is not None:
+            needs.hold_packets.add(d.packet.id)
+            needs.evidence |= {(source, ref) for source, ref, _ in self.cited}
+        if d.allow:
+            needs.live.append(self._lower())
+        return needs
 
     def _lower(self) -> LiveMatch:
         d = self.decision
@@ -184,21 +193,36 @@ class _Append:
     def apply(self, batch: Batch) -> ChainLink:
         d, state = self.decision, batch.state
         if self.expected is not None:
-            current = state.facts(d.packet.id, d.lane)
+            evidence = [(source, ref) for source, ref, _ in self.cited]
+            current = state.facts(d.packet.id, d.lane, evidence)
             if current != self.expected:
                 raise FactsChanged(current)
         link = batch.chain(self.entry)
+        at_ns = d.basis.evaluated_at_ns
+        state.note_decision(d.packet.id, d.lane, seq=link.seq, at_ns=at_ns, allow=d.allow)
+        codes = dict.fromkeys(v.code for v in d.violations)
+        state.add_rows(
+            DecisionCodeRow,
+            [
+                {
+                    "seq": link.seq,
+                    "code": c,
+                    "lane": d.lane,
+                    "allow": d.allow,
+                    "evaluated_at_ns": at_ns,
+                }
+                for c in codes
+            ],
+        )
         if d.allow:
-            latest = state.history(d.packet.id, d.lane).latest_approved_revision
-            if latest is None or d.packet.revision > latest:
-                state.set_history(d.packet.id, d.lane, History(d.packet.revision, d.packet.digest))
-            now_ns = d.basis.evaluated_at_ns
-            state.revoke(self._lower(), reason="superseded", cause=d.decision_id, now_ns=now_ns)
+            state.approve(d.packet.id, d.lane, revision=d.packet.revision, digest=d.packet.digest)
+            state.revoke(self._lower(), reason="superseded", cause=d.decision_id, now_ns=at_ns)
             if d.token_expires_at is not None:
                 token = LiveToken(
                     d.decision_id, d.packet.id, d.lane, d.packet.revision, d.token_expires_at
                 )
-                state.add_live(token)
+                citations = [Citation(d.decision_id, *item) for item in dict.fromkeys(self.cited)]
+                state.add_live(token, citations)
         return link
 
 
@@ -217,12 +241,14 @@ class DecisionStore:
         here, before the lock; the group-commit writer chains and commits it.
         """
         entry = Unchained.of(DecisionRow, decision_row(decision))
-        self._appender.append(_Append(decision, expected_facts, entry))
+        self._appender.append(_Append(decision, expected_facts, entry, _cited(decision)))
 
-    def facts(self, *, packet_id: str, lane: str) -> Facts:
+    def facts(
+        self, *, packet_id: str, lane: str, evidence: tuple[tuple[str, str], ...] = ()
+    ) -> Facts:
         try:
             with self._db.read() as conn:
-                return read_facts(conn, packet_id=packet_id, lane=lane)
+                return read_facts(conn, packet_id=packet_id, lane=lane, evidence=evidence)
         except SQLAlchemyError as exc:
             logger.error("packet history not readable: %s", type(exc).__name__)
             raise StoreUnavailable(

@@ -8,25 +8,29 @@ exactly as it would in a batch of its own; :meth:`BatchState.flush` writes the
 changes, in the batch's transaction. No statement here depends on the size of
 the history, only on the keys the batch touches.
 
-Tables (:mod:`release_gate.store.schema`): ``packet_state`` (latest approved
-revision and digest per packet and lane), ``active_holds``, ``live_tokens``
-(approvals whose token is not revoked; expired ones are pruned as they are
-met), and ``revocations`` (written, never read here).
+Tables (:mod:`release_gate.store.schema`): ``packet_state``, ``active_holds``,
+``live_tokens`` and the evidence they cite (``live_token_evidence``),
+``evidence_state``; and rows derived from the entries (``revocations``,
+``decision_codes``), written, never read here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, or_, select, tuple_, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from release_gate.decision.model import Facts, History, Hold
+from release_gate.decision.model import Facts, History, Hold, Snapshot
 from release_gate.store.schema import (
     ActiveHoldRow,
+    Base,
+    EvidenceStateRow,
     HoldEventRow,
+    LiveTokenEvidenceRow,
     LiveTokenRow,
     PacketStateRow,
     RevocationRow,
@@ -36,15 +40,23 @@ from release_gate.timestamps import format_ns
 __all__ = [
     "LEEWAY_SECONDS",
     "BatchState",
+    "Citation",
     "LiveMatch",
     "LiveToken",
     "Needs",
+    "PacketState",
     "live_tokens",
     "read_facts",
+    "ref_digest",
 ]
 
 #: Seconds a verifier may accept a token after its ``exp`` (contract section 5).
 LEEWAY_SECONDS = 60
+
+
+def ref_digest(ref: str) -> str:
+    """The key of an evidence ``ref`` (refs are text of up to 4,096 code points)."""
+    return hashlib.sha256(ref.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,24 +70,30 @@ class LiveToken:
 
 @dataclass(frozen=True, slots=True)
 class LiveMatch:
-    """Which live tokens an entry may revoke: of one packet, optionally one lane,
-    and revisions below or equal to a number."""
+    """Which live tokens an entry may revoke: of one packet (optionally one lane, and
+    revisions below or equal to a number), or the tokens named in ``jtis``."""
 
-    packet_id: str
+    packet_id: str | None = None
     lane: str | None = None
     below: int | None = None
     revision: int | None = None
+    jtis: frozenset[str] | None = None
 
     def matches(self, token: LiveToken) -> bool:
         return (
-            token.packet_id == self.packet_id
+            (self.jtis is None or token.jti in self.jtis)
+            and (self.packet_id is None or token.packet_id == self.packet_id)
             and (self.lane is None or token.lane == self.lane)
             and (self.below is None or token.revision < self.below)
             and (self.revision is None or token.revision == self.revision)
         )
 
     def sql(self) -> ColumnElement[bool]:
-        conditions = [LiveTokenRow.packet_id == self.packet_id]
+        conditions: list[ColumnElement[bool]] = []
+        if self.jtis is not None:
+            conditions.append(LiveTokenRow.jti.in_(sorted(self.jtis)))
+        if self.packet_id is not None:
+            conditions.append(LiveTokenRow.packet_id == self.packet_id)
         if self.lane is not None:
             conditions.append(LiveTokenRow.lane == self.lane)
         if self.below is not None:
@@ -85,35 +103,59 @@ class LiveMatch:
         return and_(*conditions)
 
 
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A live token's manifest cites ``digest`` as the snapshot of (source, ref)."""
+
+    jti: str
+    source: str
+    ref: str
+    digest: str
+
+
+@dataclass
+class PacketState:
+    """One ``packet_state`` row: a packet's course in one lane."""
+
+    first_seq: int
+    first_decision_ns: int
+    first_allow_seq: int | None = None
+    first_allow_ns: int | None = None
+    denials_before_allow: int = 0
+    latest_approved_revision: int | None = None
+    latest_approved_digest: str | None = None
+
+    @property
+    def history(self) -> History:
+        return History(self.latest_approved_revision, self.latest_approved_digest)
+
+
 @dataclass
 class Needs:
     """What the entries of a batch will read, loaded before any of them runs."""
 
-    histories: set[tuple[str, str]] = field(default_factory=set)
+    packets: set[tuple[str, str]] = field(default_factory=set)
     hold_packets: set[str] = field(default_factory=set)
     hold_ids: set[str] = field(default_factory=set)
     live: list[LiveMatch] = field(default_factory=list)
+    evidence: set[tuple[str, str]] = field(default_factory=set)  # (source, ref)
+    citations: set[tuple[str, str]] = field(default_factory=set)  # (source, ref)
 
     def add(self, other: Needs) -> None:
-        self.histories |= other.histories
+        self.packets |= other.packets
         self.hold_packets |= other.hold_packets
         self.hold_ids |= other.hold_ids
         self.live += other.live
-
-
-def _hold(row: dict[str, Any]) -> Hold:
-    return Hold(
-        hold_id=row["hold_id"], revision=row["revision"], lane=row["lane"], reason=row["reason"]
-    )
+        self.evidence |= other.evidence
+        self.citations |= other.citations
 
 
 class BatchState:
     """Loaded once per batch, changed in memory by its entries, flushed once."""
 
     def __init__(self) -> None:
-        self._history: dict[tuple[str, str], History] = {}
-        self._history_stored: set[tuple[str, str]] = set()
-        self._history_dirty: set[tuple[str, str]] = set()
+        self.packets: dict[tuple[str, str], PacketState] = {}
+        self._packets_stored: set[tuple[str, str]] = set()
         self._holds: dict[str, dict[str, dict[str, Any]]] = {}
         self._holds_added: dict[tuple[str, str], dict[str, Any]] = {}
         self._holds_removed: set[tuple[str, str]] = set()
@@ -121,24 +163,17 @@ class BatchState:
         self._live: dict[str, LiveToken] = {}
         self._live_loaded: set[str] = set()
         self._live_deleted: set[LiveToken] = set()
-        self._revocations: list[dict[str, Any]] = []
+        self._citations: dict[str, list[Citation]] = {}  # by jti
+        self._citations_added: list[Citation] = []
+        self.evidence: dict[tuple[str, str], Snapshot] = {}
+        self._evidence_dirty: dict[tuple[str, str], dict[str, Any]] = {}
+        self._evidence_stored: set[tuple[str, str]] = set()
+        self.rows: dict[type[Base], list[dict[str, Any]]] = {}  # derived rows to insert
 
     # Loading
 
     def load(self, conn: Connection, needs: Needs) -> None:
-        if needs.histories:
-            keys = sorted(needs.histories)
-            rows = conn.execute(
-                select(PacketStateRow).where(
-                    tuple_(PacketStateRow.packet_id, PacketStateRow.lane).in_(keys)
-                )
-            )
-            for row in rows:
-                key = (row.packet_id, row.lane)
-                self._history[key] = History(
-                    row.latest_approved_revision, row.latest_approved_digest
-                )
-                self._history_stored.add(key)
+        self._load_packets(conn, needs.packets)
         if needs.hold_packets:
             rows = conn.execute(
                 select(ActiveHoldRow.__table__)
@@ -155,30 +190,114 @@ class BatchState:
             )
             for row in rows:
                 self.hold_events.setdefault(row.hold_id, []).append(dict(row._mapping))
-        if needs.live:
-            rows = conn.execute(select(LiveTokenRow).where(or_(*(m.sql() for m in needs.live))))
+        self._load_evidence(conn, needs.evidence)
+        live = list(needs.live)
+        if needs.citations:
+            cited = self._load_citations(conn, needs.citations)
+            if cited:
+                live.append(LiveMatch(jtis=frozenset(cited)))
+        if live:
+            rows = conn.execute(select(LiveTokenRow).where(or_(*(m.sql() for m in live))))
             for row in rows:
                 token = LiveToken(row.jti, row.packet_id, row.lane, row.revision, row.expires_at)
                 self._live[token.jti] = token
                 self._live_loaded.add(token.jti)
 
+    def _load_packets(self, conn: Connection, keys: set[tuple[str, str]]) -> None:
+        if not keys:
+            return
+        rows = conn.execute(
+            select(PacketStateRow.__table__).where(
+                tuple_(PacketStateRow.packet_id, PacketStateRow.lane).in_(sorted(keys))
+            )
+        )
+        for row in rows:
+            values = dict(row._mapping)
+            key = (values.pop("packet_id"), values.pop("lane"))
+            self.packets[key] = PacketState(**values)
+            self._packets_stored.add(key)
+
+    def _load_evidence(self, conn: Connection, refs: set[tuple[str, str]]) -> None:
+        if not refs:
+            return
+        by_key = {(source, ref_digest(ref)): (source, ref) for source, ref in refs}
+        rows = conn.execute(
+            select(EvidenceStateRow).where(
+                tuple_(EvidenceStateRow.source, EvidenceStateRow.ref_digest).in_(sorted(by_key))
+            )
+        )
+        for row in rows:
+            source, ref = by_key[(row.source, row.ref_digest)]
+            self.evidence[(source, ref)] = Snapshot(source, ref, row.digest, row.observed_at)
+            self._evidence_stored.add((source, ref))
+
+    def _load_citations(self, conn: Connection, refs: set[tuple[str, str]]) -> set[str]:
+        by_key = {(source, ref_digest(ref)): (source, ref) for source, ref in refs}
+        rows = conn.execute(
+            select(LiveTokenEvidenceRow).where(
+                tuple_(LiveTokenEvidenceRow.source, LiveTokenEvidenceRow.ref_digest).in_(
+                    sorted(by_key)
+                )
+            )
+        )
+        jtis = set()
+        for row in rows:
+            source, ref = by_key[(row.source, row.ref_digest)]
+            self._citations.setdefault(row.jti, []).append(
+                Citation(row.jti, source, ref, row.digest)
+            )
+            jtis.add(row.jti)
+        return jtis
+
     # Reading
 
     def history(self, packet_id: str, lane: str) -> History:
-        return self._history.get((packet_id, lane), History())
+        packet = self.packets.get((packet_id, lane))
+        return packet.history if packet else History()
 
-    def facts(self, packet_id: str, lane: str) -> Facts:
+    def facts(self, packet_id: str, lane: str, evidence: Iterable[tuple[str, str]] = ()) -> Facts:
+        """The facts a decision of ``packet_id`` in ``lane`` citing ``evidence`` sees."""
         holds = self._holds.get(packet_id, {})
+        snapshots = sorted(
+            (s for key in set(evidence) if (s := self.evidence.get(key)) is not None),
+            key=lambda s: (s.source, s.ref),
+        )
         return Facts(
             history=self.history(packet_id, lane),
             holds=tuple(_hold(h) for h in holds.values()),
+            snapshots=tuple(snapshots),
         )
+
+    def citing(self, source: str, ref: str) -> list[Citation]:
+        """The citations of (source, ref) by tokens still live in this batch."""
+        return [
+            c
+            for jti, citations in self._citations.items()
+            if jti in self._live
+            for c in citations
+            if c.source == source and c.ref == ref
+        ]
 
     # Changing
 
-    def set_history(self, packet_id: str, lane: str, history: History) -> None:
-        self._history[(packet_id, lane)] = history
-        self._history_dirty.add((packet_id, lane))
+    def note_decision(
+        self, packet_id: str, lane: str, *, seq: int, at_ns: int, allow: bool
+    ) -> None:
+        """Keep the packet's course in the lane: first decision, first approval, denials."""
+        key = (packet_id, lane)
+        packet = self.packets.setdefault(key, PacketState(first_seq=seq, first_decision_ns=at_ns))
+        if packet.first_allow_seq is None:
+            if allow:
+                packet.first_allow_seq, packet.first_allow_ns = seq, at_ns
+            else:
+                packet.denials_before_allow += 1
+
+    def approve(self, packet_id: str, lane: str, *, revision: int, digest: str) -> None:
+        """The approval of ``revision`` becomes the latest if it is the highest."""
+        packet = self.packets[(packet_id, lane)]
+        latest = packet.latest_approved_revision
+        if latest is None or revision > latest:
+            packet.latest_approved_revision, packet.latest_approved_digest = revision, digest
 
     def place_hold(self, row: dict[str, Any]) -> None:
         key = (str(row["packet_id"]), str(row["hold_id"]))
@@ -190,8 +309,24 @@ class BatchState:
         if self._holds_added.pop((packet_id, hold_id), None) is None:
             self._holds_removed.add((packet_id, hold_id))
 
-    def add_live(self, token: LiveToken) -> None:
+    def add_live(self, token: LiveToken, citations: list[Citation]) -> None:
         self._live[token.jti] = token
+        self._citations[token.jti] = list(citations)
+        self._citations_added += citations
+
+    def set_snapshot(self, snapshot: Snapshot, *, observed_at_ns: int, event_id: str) -> None:
+        key = (snapshot.source, snapshot.ref)
+        self.evidence[key] = snapshot
+        self._evidence_dirty[key] = {
+            "digest": snapshot.digest,
+            "observed_at": snapshot.observed_at,
+            "observed_at_ns": observed_at_ns,
+            "event_id": event_id,
+        }
+
+    def add_rows(self, table: type[Base], rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.rows.setdefault(table, []).extend(rows)
 
     def revoke(self, match: LiveMatch, *, reason: str, cause: str, now_ns: int) -> list[str]:
         """Revoke the live tokens ``match`` selects (it must have been in the batch's
@@ -205,26 +340,60 @@ class BatchState:
                 self._live_deleted.add(token)
             if token.expires_at > floor:
                 revoked.append(token.jti)
-                self._revocations.append(_revocation(token, reason, cause, now_ns))
+                self.add_rows(RevocationRow, [_revocation(token, reason, cause, now_ns)])
         return revoked
 
     # Writing
 
     def flush(self, conn: Connection) -> None:
         """Write every change, in the batch's transaction."""
-        self._flush_history(conn)
+        self._flush_packets(conn)
+        self._flush_holds(conn)
+        self._flush_live(conn)
+        self._flush_evidence(conn)
+        for table, rows in self.rows.items():
+            conn.execute(insert(table), rows)
+
+    def _flush_packets(self, conn: Connection) -> None:
+        new = [k for k in self.packets if k not in self._packets_stored]
+        if new:
+            conn.execute(insert(PacketStateRow), [self._packet_row(k) for k in sorted(new)])
+        for key in sorted(self._packets_stored):
+            values = self._packet_row(key)
+            conn.execute(
+                update(PacketStateRow)
+                .where((PacketStateRow.packet_id == key[0]) & (PacketStateRow.lane == key[1]))
+                .values({k: v for k, v in values.items() if k not in ("packet_id", "lane")})
+            )
+
+    def _packet_row(self, key: tuple[str, str]) -> dict[str, Any]:
+        packet = self.packets[key]
+        return {
+            "packet_id": key[0],
+            "lane": key[1],
+            "first_seq": packet.first_seq,
+            "first_decision_ns": packet.first_decision_ns,
+            "first_allow_seq": packet.first_allow_seq,
+            "first_allow_ns": packet.first_allow_ns,
+            "denials_before_allow": packet.denials_before_allow,
+            "latest_approved_revision": packet.latest_approved_revision,
+            "latest_approved_digest": packet.latest_approved_digest,
+        }
+
+    def _flush_holds(self, conn: Connection) -> None:
         if self._holds_removed:
+            keys = sorted(self._holds_removed)
             conn.execute(
                 delete(ActiveHoldRow).where(
-                    tuple_(ActiveHoldRow.packet_id, ActiveHoldRow.hold_id).in_(
-                        sorted(self._holds_removed)
-                    )
+                    tuple_(ActiveHoldRow.packet_id, ActiveHoldRow.hold_id).in_(keys)
                 )
             )
         if self._holds_added:
             conn.execute(insert(ActiveHoldRow), list(self._holds_added.values()))
+
+    def _flush_live(self, conn: Connection) -> None:
         if self._live_deleted:
-            keys = [(t.packet_id, t.lane, t.revision, t.jti) for t in self._live_deleted]
+            keys = sorted((t.packet_id, t.lane, t.revision, t.jti) for t in self._live_deleted)
             conn.execute(
                 delete(LiveTokenRow).where(
                     tuple_(
@@ -235,35 +404,35 @@ class BatchState:
                     ).in_(keys)
                 )
             )
+            gone = sorted(t.jti for t in self._live_deleted)
+            conn.execute(delete(LiveTokenEvidenceRow).where(LiveTokenEvidenceRow.jti.in_(gone)))
         added = [t for jti, t in self._live.items() if jti not in self._live_loaded]
         if added:
             conn.execute(insert(LiveTokenRow), [_live_row(t) for t in added])
-        if self._revocations:
-            conn.execute(insert(RevocationRow), self._revocations)
+        cited = [c for c in self._citations_added if c.jti in self._live]
+        if cited:
+            conn.execute(insert(LiveTokenEvidenceRow), [_citation_row(c) for c in cited])
 
-    def _flush_history(self, conn: Connection) -> None:
-        new = [k for k in self._history_dirty if k not in self._history_stored]
-        if new:
-            conn.execute(insert(PacketStateRow), [self._history_row(k) for k in sorted(new)])
-        for key in sorted(self._history_dirty & self._history_stored):
-            history = self._history[key]
-            conn.execute(
-                update(PacketStateRow)
-                .where((PacketStateRow.packet_id == key[0]) & (PacketStateRow.lane == key[1]))
-                .values(
-                    latest_approved_revision=history.latest_approved_revision,
-                    latest_approved_digest=history.latest_approved_digest,
+    def _flush_evidence(self, conn: Connection) -> None:
+        for (source, ref), values in sorted(self._evidence_dirty.items()):
+            key = {"source": source, "ref_digest": ref_digest(ref)}
+            if (source, ref) in self._evidence_stored:
+                conn.execute(
+                    update(EvidenceStateRow)
+                    .where(
+                        (EvidenceStateRow.source == source)
+                        & (EvidenceStateRow.ref_digest == key["ref_digest"])
+                    )
+                    .values(values)
                 )
-            )
+            else:
+                conn.execute(insert(EvidenceStateRow), [{**key, **values}])
 
-    def _history_row(self, key: tuple[str, str]) -> dict[str, Any]:
-        history = self._history[key]
-        return {
-            "packet_id": key[0],
-            "lane": key[1],
-            "latest_approved_revision": history.latest_approved_revision,
-            "latest_approved_digest": history.latest_approved_digest,
-        }
+
+def _hold(row: dict[str, Any]) -> Hold:
+    return Hold(
+        hold_id=row["hold_id"], revision=row["revision"], lane=row["lane"], reason=row["reason"]
+    )
 
 
 def _revocation(token: LiveToken, reason: str, cause: str, now_ns: int) -> dict[str, Any]:
@@ -289,11 +458,24 @@ def _live_row(token: LiveToken) -> dict[str, Any]:
     }
 
 
-def read_facts(conn: Connection, *, packet_id: str, lane: str) -> Facts:
-    """One packet's facts in one lane, by primary key (outside any lock)."""
+def _citation_row(citation: Citation) -> dict[str, Any]:
+    return {
+        "source": citation.source,
+        "ref_digest": ref_digest(citation.ref),
+        "jti": citation.jti,
+        "digest": citation.digest,
+    }
+
+
+def read_facts(
+    conn: Connection, *, packet_id: str, lane: str, evidence: tuple[tuple[str, str], ...] = ()
+) -> Facts:
+    """One packet's facts in one lane, by primary key (outside any lock); ``evidence``
+    names the (source, ref) pairs the manifest cites."""
     state = BatchState()
-    state.load(conn, Needs(histories={(packet_id, lane)}, hold_packets={packet_id}))
-    return state.facts(packet_id, lane)
+    needs = Needs(packets={(packet_id, lane)}, hold_packets={packet_id}, evidence=set(evidence))
+    state.load(conn, needs)
+    return state.facts(packet_id, lane, evidence)
 
 
 def live_tokens(conn: Connection, *, now_s: int) -> Iterator[LiveToken]:
