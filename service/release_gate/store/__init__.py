@@ -7,7 +7,11 @@
     ├── appender     Appender: group commit, one writer thread (store.appender)
     ├── decisions    DecisionStore: append (chained), get, facts (store.decisions)
     ├── holds        HoldStore: place and lift, as chained events (store.holds)
-    └── revocations  RevocationStore: revoked token ids (store.revocations)
+    ├── evidence     EvidenceStore: evidence events, chained (store.evidence)
+    ├── outcomes     OutcomeStore: intake outcomes, chained (store.outcomes)
+    ├── policy_events PolicyEventStore: reloads and their revocations (store.policy_events)
+    ├── revocations  RevocationStore: revoked token ids (store.revocations)
+    └── verify_failures VerifyFailureStore: failed verifications (store.verify_failures)
 
 Schema by Alembic migrations (``store.migrate``); the chain in ``store.chain``;
 the state the appends keep (facts by primary key) in ``store.state``.
@@ -35,8 +39,12 @@ from release_gate.store.chain import (
 from release_gate.store.consistency import check_state
 from release_gate.store.db import Database
 from release_gate.store.decisions import DecisionRecord, DecisionStore
+from release_gate.store.evidence import EvidenceStore
 from release_gate.store.holds import HoldAlreadyLifted, HoldNotFound, HoldStore
+from release_gate.store.outcomes import OutcomeStore
+from release_gate.store.policy_events import PolicyEventStore
 from release_gate.store.revocations import RevocationStore
+from release_gate.store.verify_failures import VerifyFailureStore
 
 __all__ = [
     "ChainHeadState",
@@ -64,6 +72,10 @@ class Store:
         self.decisions = DecisionStore(self.db, self.appender)
         self.holds = HoldStore(self.db, self.appender)
         self.revocations = RevocationStore(self.db)
+        self.evidence = EvidenceStore(self.appender)
+        self.outcomes = OutcomeStore(self.appender)
+        self.policy_events = PolicyEventStore(self.db, self.appender)
+        self.verify_failures = VerifyFailureStore(self.db)
 
     def verify_chain(self, *, progress: Progress | None = None) -> ChainReport:
         """Walk the chain and check the state kept beside it, both as of one instant;

@@ -132,7 +132,7 @@ class RevocationRow(Base):
     revision: Mapped[int] = mapped_column(BigInteger)
     lane: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(String(32))
-    cause: Mapped[str] = mapped_column(String(36))
+    cause: Mapped[str] = mapped_column(String(80))  # a decision, hold or event id; or a digest
     revoked_at: Mapped[str] = mapped_column(String(40))
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
 

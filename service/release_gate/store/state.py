@@ -28,11 +28,15 @@ from release_gate.decision.model import Facts, History, Hold, Snapshot
 from release_gate.store.schema import (
     ActiveHoldRow,
     Base,
+    DecisionRow,
+    EvidenceEventRow,
     EvidenceStateRow,
     HoldEventRow,
+    IntakeOutcomeRow,
     LiveTokenEvidenceRow,
     LiveTokenRow,
     PacketStateRow,
+    PolicyEventRow,
     RevocationRow,
 )
 from release_gate.timestamps import format_ns
@@ -140,6 +144,9 @@ class Needs:
     live: list[LiveMatch] = field(default_factory=list)
     evidence: set[tuple[str, str]] = field(default_factory=set)  # (source, ref)
     citations: set[tuple[str, str]] = field(default_factory=set)  # (source, ref)
+    snapshots: set[tuple[str, str, str]] = field(default_factory=set)  # (source, ref, digest)
+    tokens: set[str] = field(default_factory=set)  # jtis: their decision and outcome
+    policy_digests: set[str] = field(default_factory=set)
 
     def add(self, other: Needs) -> None:
         self.packets |= other.packets
@@ -148,6 +155,9 @@ class Needs:
         self.live += other.live
         self.evidence |= other.evidence
         self.citations |= other.citations
+        self.snapshots |= other.snapshots
+        self.tokens |= other.tokens
+        self.policy_digests |= other.policy_digests
 
 
 class BatchState:
@@ -169,6 +179,11 @@ class BatchState:
         self._evidence_dirty: dict[tuple[str, str], dict[str, Any]] = {}
         self._evidence_stored: set[tuple[str, str]] = set()
         self.rows: dict[type[Base], list[dict[str, Any]]] = {}  # derived rows to insert
+        #: Entries recorded before (or earlier in the batch), by their natural key:
+        self.evidence_events: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.token_lanes: dict[str, str] = {}  # jti -> lane of its recorded allow
+        self.outcomes: dict[str, dict[str, Any]] = {}  # jti -> its intake outcome
+        self.policy_digests: set[str] = set()  # digests a policy event names
 
     # Loading
 
@@ -191,6 +206,7 @@ class BatchState:
             for row in rows:
                 self.hold_events.setdefault(row.hold_id, []).append(dict(row._mapping))
         self._load_evidence(conn, needs.evidence)
+        self._load_entries(conn, needs)
         live = list(needs.live)
         if needs.citations:
             cited = self._load_citations(conn, needs.citations)
@@ -230,6 +246,41 @@ class BatchState:
             source, ref = by_key[(row.source, row.ref_digest)]
             self.evidence[(source, ref)] = Snapshot(source, ref, row.digest, row.observed_at)
             self._evidence_stored.add((source, ref))
+
+    def _load_entries(self, conn: Connection, needs: Needs) -> None:
+        """Earlier entries an entry must not repeat: the same evidence snapshot, an
+        outcome for the same token, a policy event for the same digest."""
+        if needs.snapshots:
+            keys = {(s, ref_digest(r), d): (s, r, d) for s, r, d in needs.snapshots}
+            rows = conn.execute(
+                select(EvidenceEventRow.__table__).where(
+                    tuple_(
+                        EvidenceEventRow.source,
+                        EvidenceEventRow.ref_digest,
+                        EvidenceEventRow.digest,
+                    ).in_(sorted(keys))
+                )
+            )
+            for row in rows:
+                key = keys[(row.source, row.ref_digest, row.digest)]
+                self.evidence_events[key] = dict(row._mapping)
+        if needs.tokens:
+            jtis = sorted(needs.tokens)
+            rows = conn.execute(
+                select(DecisionRow.token_id, DecisionRow.lane).where(DecisionRow.token_id.in_(jtis))
+            )
+            self.token_lanes.update({row.token_id: row.lane for row in rows})
+            rows = conn.execute(
+                select(IntakeOutcomeRow.__table__).where(IntakeOutcomeRow.token_id.in_(jtis))
+            )
+            self.outcomes.update({row.token_id: dict(row._mapping) for row in rows})
+        if needs.policy_digests:
+            rows = conn.execute(
+                select(PolicyEventRow.digest).where(
+                    PolicyEventRow.digest.in_(sorted(needs.policy_digests))
+                )
+            )
+            self.policy_digests.update(row.digest for row in rows)
 
     def _load_citations(self, conn: Connection, refs: set[tuple[str, str]]) -> set[str]:
         by_key = {(source, ref_digest(ref)): (source, ref) for source, ref in refs}

@@ -245,6 +245,8 @@ def _replay(conn: sa.Connection) -> None:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("revocations") as table:  # a policy digest is a cause too
+        table.alter_column("cause", type_=sa.String(80), existing_nullable=False)
     _state_tables()
     _entry_tables()
     _report_tables()
@@ -265,3 +267,5 @@ def downgrade() -> None:
         "packet_state",
     ):
         op.drop_table(table)
+    with op.batch_alter_table("revocations") as revocations:
+        revocations.alter_column("cause", type_=sa.String(36), existing_nullable=False)
