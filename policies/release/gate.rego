@@ -20,7 +20,22 @@ decision := {"allow": allow, "violations": violations, "warnings": warnings}
 
 default allow := false
 
-allow if count(violations) == 0
+allow if {
+	count(violations) == 0
+	complete
+}
+
+# complete holds when the input is what the gate sends (docs/policy-input.md): a version 1
+# manifest, its evaluation time, and one fact per signature and per evidence item. The
+# rules skip what is absent, so a partial input would pass them all: it never allows.
+complete if {
+	input.manifest.manifest_version == "1"
+	is_string(input.evaluated_at)
+	count(input.facts.signatures) == count(input.manifest.signatures)
+	count(input.facts.evidence) == count(input.manifest.evidence)
+	is_object(input.facts.history)
+	is_array(input.facts.holds)
+}
 
 # violations are the deny findings in effect at the evaluation time. Findings pass
 # through unchanged (a staged one keeps its effective_on; the gate reads code, message

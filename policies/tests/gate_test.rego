@@ -154,3 +154,27 @@ test_decision_allowed_when_every_topic_warns_and_nothing_denies if {
 	result.allow == true
 	count(result.warnings) == 6
 }
+
+test_decision_denied_when_the_input_is_empty if {
+	result := gate.decision with input as {} with data.governance as fixtures.governance
+	result.allow == false
+}
+
+test_decision_denied_when_the_facts_are_missing if {
+	doc := object.remove(fixtures.valid_input, ["facts"])
+	result := gate.decision with input as doc with data.governance as fixtures.governance
+	result.allow == false
+}
+
+test_decision_denied_when_a_signature_has_no_fact if {
+	facts := object.union(fixtures.valid_input.facts, {"signatures": []})
+	doc := object.union(fixtures.valid_input, {"facts": facts})
+	result := gate.decision with input as doc with data.governance as fixtures.governance
+	result.allow == false
+}
+
+test_decision_denied_when_the_evaluation_time_is_missing if {
+	doc := object.remove(fixtures.valid_input, ["evaluated_at"])
+	result := gate.decision with input as doc with data.governance as fixtures.governance
+	result.allow == false
+}

@@ -96,9 +96,11 @@ def base_case() -> Case:
         "evidence": [item for item, _ in evidence],
         "signatures": signatures,
     }
-    facts = {
+    facts = {  # as the gate sends them (docs/policy-input.md): a packet never seen before
         "signatures": [{"status": "verified"} for _ in signatures],
-        "evidence": [{"age_ns": age} for _, age in evidence],
+        "evidence": [{"age_ns": age, "newest": None} for _, age in evidence],
+        "history": {"latest_approved_revision": None, "latest_approved_digest": None},
+        "holds": [],
     }
     return {"manifest": manifest, "facts": facts}
 
@@ -164,7 +166,7 @@ def _add_evidence(source: str, age_s: int) -> Mutation:
         item, age = _evidence(source, age_s)
         item["id"] += f"-{len(case['manifest']['evidence'])}"
         case["manifest"]["evidence"].append(item)
-        case["facts"]["evidence"].append({"age_ns": age})
+        case["facts"]["evidence"].append({"age_ns": age, "newest": None})
 
     return mutate
 
@@ -204,7 +206,7 @@ def _history(latest_approved_revision: int) -> Mutation:
 
 def _hold(revision: int, lane: str | None) -> Mutation:
     def mutate(case: Case) -> None:
-        case["facts"].setdefault("holds", []).append(
+        case["facts"]["holds"].append(
             {
                 "hold_id": "00000000-0000-4000-8000-000000000001",
                 "packet_id": case["manifest"]["packet"]["id"],
@@ -394,7 +396,7 @@ STAGED_FAMILIES: dict[str, tuple[Mutation, frozenset[str], frozenset[str]]] = {
 
 def _fix_lengths(case: Case) -> None:
     """Keep facts index-aligned after mutations that replaced whole arrays."""
-    for key, fact in (("signatures", {"status": "verified"}), ("evidence", {"age_ns": 0})):
+    for key, fact in (("signatures", {"status": "verified"}), ("evidence", {"age_ns": 0, "newest": None})):
         items, facts = case["manifest"][key], case["facts"][key]
         del facts[len(items) :]
         facts.extend(copy.deepcopy(fact) for _ in range(len(items) - len(facts)))
@@ -467,7 +469,9 @@ def example_inputs(governance: dict[str, Any]) -> Iterator[tuple[str, str]]:
         ages = [NOW_NS - parse_timestamp_ns(e["observed_at"]) for e in manifest["evidence"]]
         facts = {
             "signatures": [{"status": s} for s in _statuses(manifest, digest, governance)],
-            "evidence": [{"age_ns": max(-CLAMP, min(CLAMP, age))} for age in ages],
+            "evidence": [{"age_ns": max(-CLAMP, min(CLAMP, age)), "newest": None} for age in ages],
+            "history": {"latest_approved_revision": None, "latest_approved_digest": None},
+            "holds": [],
         }
         value = {"manifest": manifest, "manifest_digest": digest, "evaluated_at": NOW}
         value["facts"] = facts
