@@ -53,6 +53,9 @@ logger = logging.getLogger(__name__)
 
 _IMMEDIATE = "release_gate_immediate"
 
+#: Connections kept per process: the HTTP thread pool's requests read facts at once.
+_POOL_SIZE = 32
+
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
@@ -122,11 +125,18 @@ def make_engine(url: str) -> Engine:
         database = _sqlite_file(parsed)
         if database is not None:
             _private_sqlite(database)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # A pool as large as the concurrency: an overflow connection is opened (and its
+        # PRAGMAs run) for one request and closed after it.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=_POOL_SIZE,
+            max_overflow=_POOL_SIZE,
+        )
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=_POOL_SIZE, max_overflow=_POOL_SIZE)
 
 
 class Database:

@@ -169,7 +169,10 @@ class ActiveHoldRow(Base):
 
 class LiveTokenRow(Base):
     __tablename__ = "live_tokens"
-    __table_args__ = (Index("ix_live_tokens_expires_at", "expires_at"),)
+    __table_args__ = (
+        Index("ix_live_tokens_expires_at", "expires_at"),
+        Index("ix_live_tokens_jti", "jti", unique=True),
+    )
 
     packet_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     lane: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -183,6 +186,7 @@ class LiveTokenEvidenceRow(Base):
     (``ref_digest`` is sha256 of the ref: refs are text, too long for an index)."""
 
     __tablename__ = "live_token_evidence"
+    __table_args__ = (Index("ix_live_token_evidence_jti", "jti"),)
 
     source: Mapped[str] = mapped_column(String(128), primary_key=True)
     ref_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -194,6 +198,7 @@ class EvidenceEventRow(Chained):
     __tablename__ = "evidence_events"
     __table_args__ = (
         UniqueConstraint("source", "ref_digest", "digest", name="uq_evidence_events_snapshot"),
+        Index("ix_evidence_events_ref_digest", "ref_digest"),
     )
 
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
@@ -215,6 +220,7 @@ class EvidenceStateRow(Base):
     """The newest material snapshot of each piece of evidence (source, ref)."""
 
     __tablename__ = "evidence_state"
+    __table_args__ = (Index("ix_evidence_state_ref_digest", "ref_digest"),)
 
     source: Mapped[str] = mapped_column(String(128), primary_key=True)
     ref_digest: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from release_gate.decision.model import Facts, History, Hold, Snapshot
@@ -222,48 +222,47 @@ class BatchState:
     def _load_packets(self, conn: Connection, keys: set[tuple[str, str]]) -> None:
         if not keys:
             return
+        # packet_id IN (...) and the lane filtered here: scalar parameters compile once
+        # and are cached, where a tuple IN is rendered anew for every batch.
+        packet_ids = sorted({packet_id for packet_id, _ in keys})
         rows = conn.execute(
-            select(PacketStateRow.__table__).where(
-                tuple_(PacketStateRow.packet_id, PacketStateRow.lane).in_(sorted(keys))
-            )
+            select(PacketStateRow.__table__).where(PacketStateRow.packet_id.in_(packet_ids))
         )
         for row in rows:
             values = dict(row._mapping)
             key = (values.pop("packet_id"), values.pop("lane"))
-            self.packets[key] = PacketState(**values)
-            self._packets_stored.add(key)
+            if key in keys:
+                self.packets[key] = PacketState(**values)
+                self._packets_stored.add(key)
 
     def _load_evidence(self, conn: Connection, refs: set[tuple[str, str]]) -> None:
         if not refs:
             return
         by_key = {(source, ref_digest(ref)): (source, ref) for source, ref in refs}
+        digests = sorted({digest for _, digest in by_key})
         rows = conn.execute(
-            select(EvidenceStateRow).where(
-                tuple_(EvidenceStateRow.source, EvidenceStateRow.ref_digest).in_(sorted(by_key))
-            )
+            select(EvidenceStateRow).where(EvidenceStateRow.ref_digest.in_(digests))
         )
         for row in rows:
-            source, ref = by_key[(row.source, row.ref_digest)]
-            self.evidence[(source, ref)] = Snapshot(source, ref, row.digest, row.observed_at)
-            self._evidence_stored.add((source, ref))
+            found = by_key.get((row.source, row.ref_digest))
+            if found is not None:
+                source, ref = found
+                self.evidence[found] = Snapshot(source, ref, row.digest, row.observed_at)
+                self._evidence_stored.add(found)
 
     def _load_entries(self, conn: Connection, needs: Needs) -> None:
         """Earlier entries an entry must not repeat: the same evidence snapshot, an
         outcome for the same token, a policy event for the same digest."""
         if needs.snapshots:
             keys = {(s, ref_digest(r), d): (s, r, d) for s, r, d in needs.snapshots}
+            digests = sorted({digest for _, digest, _ in keys})
             rows = conn.execute(
-                select(EvidenceEventRow.__table__).where(
-                    tuple_(
-                        EvidenceEventRow.source,
-                        EvidenceEventRow.ref_digest,
-                        EvidenceEventRow.digest,
-                    ).in_(sorted(keys))
-                )
+                select(EvidenceEventRow.__table__).where(EvidenceEventRow.ref_digest.in_(digests))
             )
             for row in rows:
-                key = keys[(row.source, row.ref_digest, row.digest)]
-                self.evidence_events[key] = dict(row._mapping)
+                key = keys.get((row.source, row.ref_digest, row.digest))
+                if key is not None:
+                    self.evidence_events[key] = dict(row._mapping)
         if needs.tokens:
             jtis = sorted(needs.tokens)
             rows = conn.execute(
@@ -284,19 +283,16 @@ class BatchState:
 
     def _load_citations(self, conn: Connection, refs: set[tuple[str, str]]) -> set[str]:
         by_key = {(source, ref_digest(ref)): (source, ref) for source, ref in refs}
+        digests = sorted({digest for _, digest in by_key})
         rows = conn.execute(
-            select(LiveTokenEvidenceRow).where(
-                tuple_(LiveTokenEvidenceRow.source, LiveTokenEvidenceRow.ref_digest).in_(
-                    sorted(by_key)
-                )
-            )
+            select(LiveTokenEvidenceRow).where(LiveTokenEvidenceRow.ref_digest.in_(digests))
         )
         jtis = set()
         for row in rows:
-            source, ref = by_key[(row.source, row.ref_digest)]
-            self._citations.setdefault(row.jti, []).append(
-                Citation(row.jti, source, ref, row.digest)
-            )
+            found = by_key.get((row.source, row.ref_digest))
+            if found is None:
+                continue
+            self._citations.setdefault(row.jti, []).append(Citation(row.jti, *found, row.digest))
             jtis.add(row.jti)
         return jtis
 
@@ -406,16 +402,12 @@ class BatchState:
             conn.execute(insert(table), rows)
 
     def _flush_packets(self, conn: Connection) -> None:
-        new = [k for k in self.packets if k not in self._packets_stored]
+        new = [self._packet_row(k) for k in sorted(self.packets) if k not in self._packets_stored]
         if new:
-            conn.execute(insert(PacketStateRow), [self._packet_row(k) for k in sorted(new)])
-        for key in sorted(self._packets_stored):
-            values = self._packet_row(key)
-            conn.execute(
-                update(PacketStateRow)
-                .where((PacketStateRow.packet_id == key[0]) & (PacketStateRow.lane == key[1]))
-                .values({k: v for k, v in values.items() if k not in ("packet_id", "lane")})
-            )
+            conn.execute(insert(PacketStateRow), new)
+        stored = [self._packet_row(k) for k in sorted(self._packets_stored)]
+        if stored:  # one statement, executed for every row
+            conn.execute(_UPDATE_PACKET, [_keyed(row) for row in stored])
 
     def _packet_row(self, key: tuple[str, str]) -> dict[str, Any]:
         packet = self.packets[key]
@@ -433,29 +425,15 @@ class BatchState:
 
     def _flush_holds(self, conn: Connection) -> None:
         if self._holds_removed:
-            keys = sorted(self._holds_removed)
-            conn.execute(
-                delete(ActiveHoldRow).where(
-                    tuple_(ActiveHoldRow.packet_id, ActiveHoldRow.hold_id).in_(keys)
-                )
-            )
+            hold_ids = sorted(hold_id for _, hold_id in self._holds_removed)
+            conn.execute(delete(ActiveHoldRow).where(ActiveHoldRow.hold_id.in_(hold_ids)))
         if self._holds_added:
             conn.execute(insert(ActiveHoldRow), list(self._holds_added.values()))
 
     def _flush_live(self, conn: Connection) -> None:
         if self._live_deleted:
-            keys = sorted((t.packet_id, t.lane, t.revision, t.jti) for t in self._live_deleted)
-            conn.execute(
-                delete(LiveTokenRow).where(
-                    tuple_(
-                        LiveTokenRow.packet_id,
-                        LiveTokenRow.lane,
-                        LiveTokenRow.revision,
-                        LiveTokenRow.jti,
-                    ).in_(keys)
-                )
-            )
             gone = sorted(t.jti for t in self._live_deleted)
+            conn.execute(delete(LiveTokenRow).where(LiveTokenRow.jti.in_(gone)))
             conn.execute(delete(LiveTokenEvidenceRow).where(LiveTokenEvidenceRow.jti.in_(gone)))
         added = [t for jti, t in self._live.items() if jti not in self._live_loaded]
         if added:
@@ -478,6 +456,35 @@ class BatchState:
                 )
             else:
                 conn.execute(insert(EvidenceStateRow), [{**key, **values}])
+
+
+_UPDATE_PACKET = (
+    update(PacketStateRow)
+    .where(
+        (PacketStateRow.packet_id == bindparam("key_packet_id"))
+        & (PacketStateRow.lane == bindparam("key_lane"))
+    )
+    .values(
+        {
+            name: bindparam(name)
+            for name in (
+                "first_seq",
+                "first_decision_ns",
+                "first_allow_seq",
+                "first_allow_ns",
+                "denials_before_allow",
+                "latest_approved_revision",
+                "latest_approved_digest",
+            )
+        }
+    )
+)
+
+
+def _keyed(row: dict[str, Any]) -> dict[str, Any]:
+    """A packet_state row as the parameters of :data:`_UPDATE_PACKET`."""
+    values = {k: v for k, v in row.items() if k not in ("packet_id", "lane")}
+    return {**values, "key_packet_id": row["packet_id"], "key_lane": row["lane"]}
 
 
 def _hold(row: dict[str, Any]) -> Hold:

@@ -104,6 +104,7 @@ def _state_tables() -> None:
         sa.Column("expires_at", sa.BigInteger, nullable=False),
     )
     op.create_index("ix_live_tokens_expires_at", "live_tokens", ["expires_at"])
+    op.create_index("ix_live_tokens_jti", "live_tokens", ["jti"], unique=True)
     op.create_table(
         "live_token_evidence",
         sa.Column("source", sa.String(128), primary_key=True),
@@ -111,6 +112,7 @@ def _state_tables() -> None:
         sa.Column("jti", sa.String(36), primary_key=True),
         sa.Column("digest", sa.String(71), nullable=False),
     )
+    op.create_index("ix_live_token_evidence_jti", "live_token_evidence", ["jti"])
     op.create_table(
         "evidence_state",
         sa.Column("source", sa.String(128), primary_key=True),
@@ -120,6 +122,7 @@ def _state_tables() -> None:
         sa.Column("observed_at_ns", sa.BigInteger, nullable=False),
         sa.Column("event_id", sa.String(36), nullable=False),
     )
+    op.create_index("ix_evidence_state_ref_digest", "evidence_state", ["ref_digest"])
 
 
 def _entry_tables() -> None:
@@ -141,6 +144,7 @@ def _entry_tables() -> None:
         sa.Column("at_ns", sa.BigInteger, nullable=False),
         sa.UniqueConstraint("source", "ref_digest", "digest", name="uq_evidence_events_snapshot"),
     )
+    op.create_index("ix_evidence_events_ref_digest", "evidence_events", ["ref_digest"])
     op.create_table(
         "intake_outcomes",
         *_chained(),
