@@ -35,6 +35,7 @@ from release_gate.store.chain import ChainHeadState, ChainLink, Unchained, lock_
 from release_gate.store.db import Database
 from release_gate.store.schema import Chained
 from release_gate.store.state import BatchState, Needs
+from release_gate.store.state_sql import flush, load
 
 __all__ = ["Appender", "Batch", "Entry"]
 
@@ -75,7 +76,7 @@ class Batch:
     def flush(self, conn: Connection) -> None:
         for table, rows in self._rows.items():
             conn.execute(insert(table), rows)
-        self.state.flush(conn)
+        flush(self.state, conn)
         move_head(conn, self.head)
 
 
@@ -182,7 +183,7 @@ class Appender:
         for entry in entries:
             needs.add(entry.needs())
         state = BatchState()
-        state.load(conn, needs)
+        load(state, conn, needs)
         return Batch(head=head, state=state)
 
 

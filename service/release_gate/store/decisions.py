@@ -35,7 +35,8 @@ from release_gate.store.appender import Appender, Batch
 from release_gate.store.chain import ChainHeadState, ChainLink, Unchained, read_head
 from release_gate.store.db import Database
 from release_gate.store.schema import DecisionCodeRow, DecisionRow
-from release_gate.store.state import Citation, LiveMatch, LiveToken, Needs, read_facts
+from release_gate.store.state import Citation, LiveMatch, LiveToken, Needs
+from release_gate.store.state_sql import read_facts
 
 __all__ = ["DecisionRecord", "DecisionStore", "decision_row"]
 

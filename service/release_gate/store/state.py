@@ -5,8 +5,9 @@ will read (:class:`Needs`) and loads all of it with one statement per table,
 by primary key or its prefix; the entries then read and change that state in
 memory, in order, so the second of two approvals in one batch sees the first
 exactly as it would in a batch of its own; :meth:`BatchState.flush` writes the
-changes, in the batch's transaction. No statement here depends on the size of
-the history, only on the keys the batch touches.
+changes, in the batch's transaction (the statements are in
+:mod:`release_gate.store.state_sql`). No statement depends on the size of the
+history, only on the keys the batch touches.
 
 Tables (:mod:`release_gate.store.schema`): ``packet_state``, ``active_holds``,
 ``live_tokens`` and the evidence they cite (``live_token_evidence``),
@@ -17,26 +18,17 @@ Tables (:mod:`release_gate.store.schema`): ``packet_state``, ``active_holds``,
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import and_
 from sqlalchemy.sql.elements import ColumnElement
 
 from release_gate.decision.model import Facts, History, Hold, Snapshot
 from release_gate.store.schema import (
-    ActiveHoldRow,
     Base,
-    DecisionRow,
-    EvidenceEventRow,
-    EvidenceStateRow,
-    HoldEventRow,
-    IntakeOutcomeRow,
-    LiveTokenEvidenceRow,
     LiveTokenRow,
-    PacketStateRow,
-    PolicyEventRow,
     RevocationRow,
 )
 from release_gate.timestamps import format_ns
@@ -49,8 +41,6 @@ __all__ = [
     "LiveToken",
     "Needs",
     "PacketState",
-    "live_tokens",
-    "read_facts",
     "ref_digest",
 ]
 
@@ -165,136 +155,25 @@ class BatchState:
 
     def __init__(self) -> None:
         self.packets: dict[tuple[str, str], PacketState] = {}
-        self._packets_stored: set[tuple[str, str]] = set()
-        self._holds: dict[str, dict[str, dict[str, Any]]] = {}
-        self._holds_added: dict[tuple[str, str], dict[str, Any]] = {}
-        self._holds_removed: set[tuple[str, str]] = set()
+        self.packets_stored: set[tuple[str, str]] = set()
+        self.holds: dict[str, dict[str, dict[str, Any]]] = {}
+        self.holds_added: dict[tuple[str, str], dict[str, Any]] = {}
+        self.holds_removed: set[tuple[str, str]] = set()
         self.hold_events: dict[str, list[dict[str, Any]]] = {}
-        self._live: dict[str, LiveToken] = {}
-        self._live_loaded: set[str] = set()
-        self._live_deleted: set[LiveToken] = set()
-        self._citations: dict[str, list[Citation]] = {}  # by jti
-        self._citations_added: list[Citation] = []
+        self.live: dict[str, LiveToken] = {}
+        self.live_loaded: set[str] = set()
+        self.live_deleted: set[LiveToken] = set()
+        self.citations: dict[str, list[Citation]] = {}  # by jti
+        self.citations_added: list[Citation] = []
         self.evidence: dict[tuple[str, str], Snapshot] = {}
-        self._evidence_dirty: dict[tuple[str, str], dict[str, Any]] = {}
-        self._evidence_stored: set[tuple[str, str]] = set()
+        self.evidence_dirty: dict[tuple[str, str], dict[str, Any]] = {}
+        self.evidence_stored: set[tuple[str, str]] = set()
         self.rows: dict[type[Base], list[dict[str, Any]]] = {}  # derived rows to insert
         #: Entries recorded before (or earlier in the batch), by their natural key:
         self.evidence_events: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.token_lanes: dict[str, str] = {}  # jti -> lane of its recorded allow
         self.outcomes: dict[str, dict[str, Any]] = {}  # jti -> its intake outcome
         self.policy_digests: set[str] = set()  # digests a policy event names
-
-    # Loading
-
-    def load(self, conn: Connection, needs: Needs) -> None:
-        self._load_packets(conn, needs.packets)
-        if needs.hold_packets:
-            rows = conn.execute(
-                select(ActiveHoldRow.__table__)
-                .where(ActiveHoldRow.packet_id.in_(sorted(needs.hold_packets)))
-                .order_by(ActiveHoldRow.seq)
-            )
-            for row in rows:
-                self._holds.setdefault(row.packet_id, {})[row.hold_id] = dict(row._mapping)
-        if needs.hold_ids:
-            rows = conn.execute(
-                select(HoldEventRow.__table__)
-                .where(HoldEventRow.hold_id.in_(sorted(needs.hold_ids)))
-                .order_by(HoldEventRow.seq)
-            )
-            for row in rows:
-                self.hold_events.setdefault(row.hold_id, []).append(dict(row._mapping))
-        self._load_evidence(conn, needs.evidence)
-        self._load_entries(conn, needs)
-        live = list(needs.live)
-        if needs.citations:
-            cited = self._load_citations(conn, needs.citations)
-            if cited:
-                live.append(LiveMatch(jtis=frozenset(cited)))
-        if live:
-            rows = conn.execute(select(LiveTokenRow).where(or_(*(m.sql() for m in live))))
-            for row in rows:
-                token = LiveToken(row.jti, row.packet_id, row.lane, row.revision, row.expires_at)
-                self._live[token.jti] = token
-                self._live_loaded.add(token.jti)
-
-    def _load_packets(self, conn: Connection, keys: set[tuple[str, str]]) -> None:
-        if not keys:
-            return
-        # packet_id IN (...) and the lane filtered here: scalar parameters compile once
-        # and are cached, where a tuple IN is rendered anew for every batch.
-        packet_ids = sorted({packet_id for packet_id, _ in keys})
-        rows = conn.execute(
-            select(PacketStateRow.__table__).where(PacketStateRow.packet_id.in_(packet_ids))
-        )
-        for row in rows:
-            values = dict(row._mapping)
-            key = (values.pop("packet_id"), values.pop("lane"))
-            if key in keys:
-                self.packets[key] = PacketState(**values)
-                self._packets_stored.add(key)
-
-    def _load_evidence(self, conn: Connection, refs: set[tuple[str, str]]) -> None:
-        if not refs:
-            return
-        by_key = {(source, ref_digest(ref)): (source, ref) for source, ref in refs}
-        digests = sorted({digest for _, digest in by_key})
-        rows = conn.execute(
-            select(EvidenceStateRow).where(EvidenceStateRow.ref_digest.in_(digests))
-        )
-        for row in rows:
-            found = by_key.get((row.source, row.ref_digest))
-            if found is not None:
-                source, ref = found
-                self.evidence[found] = Snapshot(source, ref, row.digest, row.observed_at)
-                self._evidence_stored.add(found)
-
-    def _load_entries(self, conn: Connection, needs: Needs) -> None:
-        """Earlier entries an entry must not repeat: the same evidence snapshot, an
-        outcome for the same token, a policy event for the same digest."""
-        if needs.snapshots:
-            keys = {(s, ref_digest(r), d): (s, r, d) for s, r, d in needs.snapshots}
-            digests = sorted({digest for _, digest, _ in keys})
-            rows = conn.execute(
-                select(EvidenceEventRow.__table__).where(EvidenceEventRow.ref_digest.in_(digests))
-            )
-            for row in rows:
-                key = keys.get((row.source, row.ref_digest, row.digest))
-                if key is not None:
-                    self.evidence_events[key] = dict(row._mapping)
-        if needs.tokens:
-            jtis = sorted(needs.tokens)
-            rows = conn.execute(
-                select(DecisionRow.token_id, DecisionRow.lane).where(DecisionRow.token_id.in_(jtis))
-            )
-            self.token_lanes.update({row.token_id: row.lane for row in rows})
-            rows = conn.execute(
-                select(IntakeOutcomeRow.__table__).where(IntakeOutcomeRow.token_id.in_(jtis))
-            )
-            self.outcomes.update({row.token_id: dict(row._mapping) for row in rows})
-        if needs.policy_digests:
-            rows = conn.execute(
-                select(PolicyEventRow.digest).where(
-                    PolicyEventRow.digest.in_(sorted(needs.policy_digests))
-                )
-            )
-            self.policy_digests.update(row.digest for row in rows)
-
-    def _load_citations(self, conn: Connection, refs: set[tuple[str, str]]) -> set[str]:
-        by_key = {(source, ref_digest(ref)): (source, ref) for source, ref in refs}
-        digests = sorted({digest for _, digest in by_key})
-        rows = conn.execute(
-            select(LiveTokenEvidenceRow).where(LiveTokenEvidenceRow.ref_digest.in_(digests))
-        )
-        jtis = set()
-        for row in rows:
-            found = by_key.get((row.source, row.ref_digest))
-            if found is None:
-                continue
-            self._citations.setdefault(row.jti, []).append(Citation(row.jti, *found, row.digest))
-            jtis.add(row.jti)
-        return jtis
 
     # Reading
 
@@ -304,7 +183,7 @@ class BatchState:
 
     def facts(self, packet_id: str, lane: str, evidence: Iterable[tuple[str, str]] = ()) -> Facts:
         """The facts a decision of ``packet_id`` in ``lane`` citing ``evidence`` sees."""
-        holds = self._holds.get(packet_id, {})
+        holds = self.holds.get(packet_id, {})
         snapshots = sorted(
             (s for key in set(evidence) if (s := self.evidence.get(key)) is not None),
             key=lambda s: (s.source, s.ref),
@@ -319,8 +198,8 @@ class BatchState:
         """The citations of (source, ref) by tokens still live in this batch."""
         return [
             c
-            for jti, citations in self._citations.items()
-            if jti in self._live
+            for jti, citations in self.citations.items()
+            if jti in self.live
             for c in citations
             if c.source == source and c.ref == ref
         ]
@@ -348,23 +227,23 @@ class BatchState:
 
     def place_hold(self, row: dict[str, Any]) -> None:
         key = (str(row["packet_id"]), str(row["hold_id"]))
-        self._holds.setdefault(key[0], {})[key[1]] = row
-        self._holds_added[key] = row
+        self.holds.setdefault(key[0], {})[key[1]] = row
+        self.holds_added[key] = row
 
     def lift_hold(self, packet_id: str, hold_id: str) -> None:
-        self._holds.get(packet_id, {}).pop(hold_id, None)
-        if self._holds_added.pop((packet_id, hold_id), None) is None:
-            self._holds_removed.add((packet_id, hold_id))
+        self.holds.get(packet_id, {}).pop(hold_id, None)
+        if self.holds_added.pop((packet_id, hold_id), None) is None:
+            self.holds_removed.add((packet_id, hold_id))
 
     def add_live(self, token: LiveToken, citations: list[Citation]) -> None:
-        self._live[token.jti] = token
-        self._citations[token.jti] = list(citations)
-        self._citations_added += citations
+        self.live[token.jti] = token
+        self.citations[token.jti] = list(citations)
+        self.citations_added += citations
 
     def set_snapshot(self, snapshot: Snapshot, *, observed_at_ns: int, event_id: str) -> None:
         key = (snapshot.source, snapshot.ref)
         self.evidence[key] = snapshot
-        self._evidence_dirty[key] = {
+        self.evidence_dirty[key] = {
             "digest": snapshot.digest,
             "observed_at": snapshot.observed_at,
             "observed_at_ns": observed_at_ns,
@@ -381,110 +260,14 @@ class BatchState:
         pruned. Returns the revoked jtis."""
         revoked: list[str] = []
         floor = now_ns // 1_000_000_000 - LEEWAY_SECONDS
-        for token in [t for t in self._live.values() if match.matches(t)]:
-            del self._live[token.jti]
-            if token.jti in self._live_loaded:
-                self._live_deleted.add(token)
+        for token in [t for t in self.live.values() if match.matches(t)]:
+            del self.live[token.jti]
+            if token.jti in self.live_loaded:
+                self.live_deleted.add(token)
             if token.expires_at > floor:
                 revoked.append(token.jti)
                 self.add_rows(RevocationRow, [_revocation(token, reason, cause, now_ns)])
         return revoked
-
-    # Writing
-
-    def flush(self, conn: Connection) -> None:
-        """Write every change, in the batch's transaction."""
-        self._flush_packets(conn)
-        self._flush_holds(conn)
-        self._flush_live(conn)
-        self._flush_evidence(conn)
-        for table, rows in self.rows.items():
-            conn.execute(insert(table), rows)
-
-    def _flush_packets(self, conn: Connection) -> None:
-        new = [self._packet_row(k) for k in sorted(self.packets) if k not in self._packets_stored]
-        if new:
-            conn.execute(insert(PacketStateRow), new)
-        stored = [self._packet_row(k) for k in sorted(self._packets_stored)]
-        if stored:  # one statement, executed for every row
-            conn.execute(_UPDATE_PACKET, [_keyed(row) for row in stored])
-
-    def _packet_row(self, key: tuple[str, str]) -> dict[str, Any]:
-        packet = self.packets[key]
-        return {
-            "packet_id": key[0],
-            "lane": key[1],
-            "first_seq": packet.first_seq,
-            "first_decision_ns": packet.first_decision_ns,
-            "first_allow_seq": packet.first_allow_seq,
-            "first_allow_ns": packet.first_allow_ns,
-            "denials_before_allow": packet.denials_before_allow,
-            "latest_approved_revision": packet.latest_approved_revision,
-            "latest_approved_digest": packet.latest_approved_digest,
-        }
-
-    def _flush_holds(self, conn: Connection) -> None:
-        if self._holds_removed:
-            hold_ids = sorted(hold_id for _, hold_id in self._holds_removed)
-            conn.execute(delete(ActiveHoldRow).where(ActiveHoldRow.hold_id.in_(hold_ids)))
-        if self._holds_added:
-            conn.execute(insert(ActiveHoldRow), list(self._holds_added.values()))
-
-    def _flush_live(self, conn: Connection) -> None:
-        if self._live_deleted:
-            gone = sorted(t.jti for t in self._live_deleted)
-            conn.execute(delete(LiveTokenRow).where(LiveTokenRow.jti.in_(gone)))
-            conn.execute(delete(LiveTokenEvidenceRow).where(LiveTokenEvidenceRow.jti.in_(gone)))
-        added = [t for jti, t in self._live.items() if jti not in self._live_loaded]
-        if added:
-            conn.execute(insert(LiveTokenRow), [_live_row(t) for t in added])
-        cited = [c for c in self._citations_added if c.jti in self._live]
-        if cited:
-            conn.execute(insert(LiveTokenEvidenceRow), [_citation_row(c) for c in cited])
-
-    def _flush_evidence(self, conn: Connection) -> None:
-        for (source, ref), values in sorted(self._evidence_dirty.items()):
-            key = {"source": source, "ref_digest": ref_digest(ref)}
-            if (source, ref) in self._evidence_stored:
-                conn.execute(
-                    update(EvidenceStateRow)
-                    .where(
-                        (EvidenceStateRow.source == source)
-                        & (EvidenceStateRow.ref_digest == key["ref_digest"])
-                    )
-                    .values(values)
-                )
-            else:
-                conn.execute(insert(EvidenceStateRow), [{**key, **values}])
-
-
-_UPDATE_PACKET = (
-    update(PacketStateRow)
-    .where(
-        (PacketStateRow.packet_id == bindparam("key_packet_id"))
-        & (PacketStateRow.lane == bindparam("key_lane"))
-    )
-    .values(
-        {
-            name: bindparam(name)
-            for name in (
-                "first_seq",
-                "first_decision_ns",
-                "first_allow_seq",
-                "first_allow_ns",
-                "denials_before_allow",
-                "latest_approved_revision",
-                "latest_approved_digest",
-            )
-        }
-    )
-)
-
-
-def _keyed(row: dict[str, Any]) -> dict[str, Any]:
-    """A packet_state row as the parameters of :data:`_UPDATE_PACKET`."""
-    values = {k: v for k, v in row.items() if k not in ("packet_id", "lane")}
-    return {**values, "key_packet_id": row["packet_id"], "key_lane": row["lane"]}
 
 
 def _hold(row: dict[str, Any]) -> Hold:
@@ -504,42 +287,3 @@ def _revocation(token: LiveToken, reason: str, cause: str, now_ns: int) -> dict[
         "revoked_at": format_ns(now_ns),
         "expires_at": token.expires_at,
     }
-
-
-def _live_row(token: LiveToken) -> dict[str, Any]:
-    return {
-        "jti": token.jti,
-        "packet_id": token.packet_id,
-        "lane": token.lane,
-        "revision": token.revision,
-        "expires_at": token.expires_at,
-    }
-
-
-def _citation_row(citation: Citation) -> dict[str, Any]:
-    return {
-        "source": citation.source,
-        "ref_digest": ref_digest(citation.ref),
-        "jti": citation.jti,
-        "digest": citation.digest,
-    }
-
-
-def read_facts(
-    conn: Connection, *, packet_id: str, lane: str, evidence: tuple[tuple[str, str], ...] = ()
-) -> Facts:
-    """One packet's facts in one lane, by primary key (outside any lock); ``evidence``
-    names the (source, ref) pairs the manifest cites."""
-    state = BatchState()
-    needs = Needs(packets={(packet_id, lane)}, hold_packets={packet_id}, evidence=set(evidence))
-    state.load(conn, needs)
-    return state.facts(packet_id, lane, evidence)
-
-
-def live_tokens(conn: Connection, *, now_s: int) -> Iterator[LiveToken]:
-    """Every live token not yet expired (policy reload re-checks these)."""
-    rows = conn.execute(
-        select(LiveTokenRow).where(LiveTokenRow.expires_at > now_s - LEEWAY_SECONDS)
-    )
-    for row in rows:
-        yield LiveToken(row.jti, row.packet_id, row.lane, row.revision, row.expires_at)
