@@ -35,6 +35,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         owned = runtime is None
         app.state.runtime = runtime or build_runtime(settings or Settings())
         _bind_policy_labels(app.state.metrics, app.state.runtime)
+        if app.state.runtime.store is not None:
+            appender = app.state.runtime.store.appender
+            app.state.metrics.watch_appends(lambda: (appender.batches, appender.entries))
         try:
             yield
         finally:

@@ -396,7 +396,10 @@ STAGED_FAMILIES: dict[str, tuple[Mutation, frozenset[str], frozenset[str]]] = {
 
 def _fix_lengths(case: Case) -> None:
     """Keep facts index-aligned after mutations that replaced whole arrays."""
-    for key, fact in (("signatures", {"status": "verified"}), ("evidence", {"age_ns": 0, "newest": None})):
+    for key, fact in (
+        ("signatures", {"status": "verified"}),
+        ("evidence", {"age_ns": 0, "newest": None}),
+    ):
         items, facts = case["manifest"][key], case["facts"][key]
         del facts[len(items) :]
         facts.extend(copy.deepcopy(fact) for _ in range(len(items) - len(facts)))

@@ -291,3 +291,22 @@ def _append(
             results[name] = changed
 
     return run
+
+
+class TestAppendMetrics:
+    def test_metrics_show_transactions_and_entries(
+        self, gate: TestClient, store_runtime: Runtime, make_manifest: ManifestFactory
+    ) -> None:
+        """Entries per transaction is the group commit's batch size, for operators."""
+        for number in (3, 4, 5):
+            evaluate(gate, revision(make_manifest, number, supersedes=number - 1))
+        text = gate.get("/metrics").text
+        values = {
+            line.split()[0]: float(line.split()[1])
+            for line in text.splitlines()
+            if line.startswith(
+                ("release_gate_store_batches_total", "release_gate_store_entries_total")
+            )
+        }
+        assert values["release_gate_store_entries_total"] == 3
+        assert 1 <= values["release_gate_store_batches_total"] <= 3

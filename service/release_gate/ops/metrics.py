@@ -29,10 +29,12 @@ lifespan does that.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from release_gate.keys.api_keys import ROLES
 from release_gate_client.errors import TOKEN_ERRORS
@@ -194,5 +196,28 @@ class Metrics:
     def observe_failure(self, outcome: str) -> None:
         self.decisions.labels(outcome=self.labels.outcome(outcome)).inc()
 
+    def watch_appends(self, counts: Callable[[], tuple[int, int]]) -> None:
+        """Expose the store writer's ``(batches, entries)`` committed: their ratio is the
+        group commit's mean batch size (entries per transaction, per fsync)."""
+        self.registry.register(_AppendCollector(counts))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _AppendCollector(Collector):
+    def __init__(self, counts: Callable[[], tuple[int, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        batches, entries = self._counts()
+        yield CounterMetricFamily(
+            "release_gate_store_batches",
+            "Transactions the store's writer committed (group commit: one per batch).",
+            value=batches,
+        )
+        yield CounterMetricFamily(
+            "release_gate_store_entries",
+            "Chain entries (decisions, holds, events) committed in those transactions.",
+            value=entries,
+        )
