@@ -127,11 +127,9 @@ def make_engine(url: str) -> Engine:
             _private_sqlite(database)
         # A pool as large as the concurrency: an overflow connection is opened (and its
         # PRAGMAs run) for one request and closed after it.
+        pool = {"pool_size": _POOL_SIZE, "max_overflow": _POOL_SIZE} if database else {}
         engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=_POOL_SIZE,
-            max_overflow=_POOL_SIZE,
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
         )
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
