@@ -16,7 +16,6 @@ from release_gate.decision.signatures import sign_manifest
 from release_gate.keys.signing import load_private_key
 
 ROOT = Path(__file__).resolve().parent.parent
-POLICIES = ROOT / "policies"
 DEMO_KEYS = ROOT / "manifests" / "examples" / "keys"
 LANE = "exec-customer-review"
 
@@ -49,7 +48,7 @@ def sha256(text: str) -> str:
 
 
 def base_manifest(now: dt.datetime | None = None) -> dict[str, Any]:
-    """An unsigned manifest that the example lane approves at ``now``."""
+    """An unsigned manifest that the tests' lane (:mod:`tests.governance`) approves at ``now``."""
     now = now or dt.datetime.now(dt.UTC)
     ago = lambda **kw: rfc3339(now - dt.timedelta(**kw))  # noqa: E731
     return {

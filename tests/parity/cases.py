@@ -1,7 +1,8 @@
 """Policy inputs for the parity suite, built directly as docs/policy-input.md describes.
 
-A valid base (an allow under the example governance data), one mutation per
-violation family and boundary, and seeded random combinations of mutations.
+A valid base (an allow under the tests' own governance data, :mod:`tests.governance`),
+one mutation per violation family and boundary, and seeded random combinations of
+mutations.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from release_gate.decision.canonical import approval_statement, manifest_digest
 from release_gate.timestamps import format_ns, parse_timestamp_ns
+from tests.governance import FUTURE_TOLERANCE_SECONDS, MAX_EVIDENCE_AGE_SECONDS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "examples"
 NOW = "2026-11-26T09:00:00Z"
@@ -206,7 +208,8 @@ def _one_signer_two_roles(case: Case) -> None:
     _sign(case, TOMAS, "customer_success_reviewer", "tomas-2026-01")
 
 
-TIMELINE_MAX = 21600 * SECOND
+TIMELINE_MAX = MAX_EVIDENCE_AGE_SECONDS["incident_timeline"] * SECOND
+AHEAD = FUTURE_TOLERANCE_SECONDS
 TOMAS, AGENT = "tomas.lindqvist@example.com", "agent:packet-assembler"
 
 #: mutation name -> (mutation, the code it must raise on the embedded engine, or None)
@@ -253,8 +256,8 @@ FAMILIES: dict[str, tuple[Mutation, str | None]] = {
     "evidence.unknown_source": (_add_evidence("hallway_chat", 60), "evidence.unknown_source"),
     "evidence.stale": (_age(0, TIMELINE_MAX + 1), "evidence.stale"),
     "evidence.exactly_max_is_fresh": (_age(0, TIMELINE_MAX), None),
-    "evidence.future_timestamp": (_age(1, -61 * SECOND), "evidence.future_timestamp"),
-    "evidence.60s_ahead_is_fine": (_age(1, -60 * SECOND), None),
+    "evidence.future_timestamp": (_age(1, -(AHEAD + 1) * SECOND), "evidence.future_timestamp"),
+    "evidence.60s_ahead_is_fine": (_age(1, -AHEAD * SECOND), None),
     "evidence.clamped_old": (_age(3, CLAMP), "evidence.stale"),
     "evidence.clamped_future": (_age(3, -CLAMP), "evidence.future_timestamp"),
     "evidence.optional_source_fresh": (_add_evidence("account_review", 60), None),

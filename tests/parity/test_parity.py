@@ -7,9 +7,11 @@ two engines read differently fails the ordinary test run. ``TestParity`` runs
 the same cases on an OPA *server*, which also proves the bundle loading and the
 HTTP engine. That one runs only against a real OPA server named by ``RELEASE_GATE_TEST_OPA_URL``
 (there is no OPA binary on the development machines, and a stub would prove
-nothing). By default the suite loads ``policies/`` into that OPA through its
-policy and data APIs (``PUT /v1/policies/<path>``, ``PUT /v1/data/<root>``),
-evaluates with ``policy_source="api"`` and removes what it loaded afterwards.
+nothing). By default the suite loads the tests' own bundle (the repository's rules
+with :mod:`tests.governance`'s data; ``RELEASE_GATE_POLICIES`` names another) into
+that OPA through its policy and data APIs (``PUT /v1/policies/<path>``,
+``PUT /v1/data/<root>``), evaluates with ``policy_source="api"`` and removes what it
+loaded afterwards.
 With ``RELEASE_GATE_TEST_OPA_PRELOADED=1`` it loads nothing and expects OPA to
 run the bundle already (``opa run --server --bundle release-gate-bundle.tar.gz``),
 checking the bundle revision on every decision as the gate does in production.
@@ -42,7 +44,8 @@ from tests.parity.opa_go import SKIP_REASON, OpaGoEngine, opa_go_available
 
 OPA_URL = os.environ.get("RELEASE_GATE_TEST_OPA_URL", "")
 PRELOADED = os.environ.get("RELEASE_GATE_TEST_OPA_PRELOADED", "") not in ("", "0")
-POLICIES = Path(os.environ.get("RELEASE_GATE_POLICIES") or Path(__file__).parents[2] / "policies")
+#: A bundle to compare instead of the tests' own (``gate_policies``), e.g. the shipped one.
+POLICIES = os.environ.get("RELEASE_GATE_POLICIES")
 SEED = int(os.environ.get("RELEASE_GATE_TEST_PARITY_SEED", "20261126"))
 
 needs_opa = pytest.mark.skipif(
@@ -76,8 +79,8 @@ def _all_inputs(governance: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def bundle() -> PolicyBundle:
-    return load_bundle(POLICIES)
+def bundle(gate_policies: Path) -> PolicyBundle:
+    return load_bundle(Path(POLICIES) if POLICIES else gate_policies)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from release_gate.errors import ConfigurationError
 from release_gate.policy.bundle import load_bundle
 from release_gate.policy.opa_bundle import build_bundle, opa_file_hash
 
-REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies"
 GATE = 'package release.gate\n\nimport rego.v1\n\ndecision := {"allow": true}\n'
 DATA = '{\n  "lanes": {"exec": {"max": 86400, "ratio": 1.50}},\n  "note": "<b>\\u2028\\u00e9"\n}\n'
 
@@ -205,13 +204,15 @@ class TestBundleCli:
         code: int = args.func(args)
         return code
 
-    def test_build_prints_summary(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_build_prints_summary(
+        self, tmp_path: Path, gate_policies: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         out = tmp_path / "cli.tar.gz"
-        assert self._run("--policies", str(REPO_POLICIES), "--out", str(out)) == 0
+        assert self._run("--policies", str(gate_policies), "--out", str(out)) == 0
         summary = json.loads(capsys.readouterr().out)
         assert summary["bundle"] == str(out)
-        assert summary["revision"] == load_bundle(REPO_POLICIES).revision
-        assert summary["policy_digest"] == load_bundle(REPO_POLICIES).digest
+        assert summary["revision"] == load_bundle(gate_policies).revision
+        assert summary["policy_digest"] == load_bundle(gate_policies).digest
         assert summary["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
         assert summary["signed"] is False
         assert gzip.GzipFile(fileobj=io.BytesIO(out.read_bytes())).read()

@@ -1,4 +1,8 @@
-"""The Rego unit-test runner (``release-gate test``) on the real policies and on broken copies."""
+"""The Rego unit-test runner (``release-gate test``) on the real policies and on broken copies.
+
+The real policies: the repository's rules and Rego tests with the tests' own
+governance data (the ``rego_policies`` fixture), copied where a test breaks them.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +19,6 @@ from release_gate.policy.embedded import EmbeddedEngine
 from release_gate.policy.engine import PolicyEngineError
 from release_gate.policy.rego_tests import discover_tests, run_rego_tests
 
-POLICIES = Path(__file__).resolve().parents[2] / "policies"
-
 
 def _run(policy_dir: Path) -> tuple[int, str]:
     out = io.StringIO()
@@ -25,15 +27,15 @@ def _run(policy_dir: Path) -> tuple[int, str]:
 
 
 @pytest.fixture
-def bundle_copy(tmp_path: Path) -> Path:
+def bundle_copy(tmp_path: Path, rego_policies: Path) -> Path:
     target = tmp_path / "policies"
-    shutil.copytree(POLICIES, target)
+    shutil.copytree(rego_policies, target)
     return target
 
 
 class TestRunRegoTests:
-    def test_policy_suite_passes_with_a_coverage_figure(self) -> None:
-        code, output = _run(POLICIES)
+    def test_policy_suite_passes_with_a_coverage_figure(self, rego_policies: Path) -> None:
+        code, output = _run(rego_policies)
         assert code == 0, output
         assert "FAIL" not in output
         summary = re.search(r"^(\d+) passed, 0 failed$", output, re.MULTILINE)
@@ -45,8 +47,8 @@ class TestRunRegoTests:
         assert coverage is not None
         assert float(coverage.group(1)) >= 90.0
 
-    def test_one_line_per_test(self) -> None:
-        _, output = _run(POLICIES)
+    def test_one_line_per_test(self, rego_policies: Path) -> None:
+        _, output = _run(rego_policies)
         assert "PASS data.release.gate_test.test_decision_allowed_when_every_rule_passes" in output
         assert (
             "PASS data.release.evidence_test.test_stale_allowed_when_age_is_exactly_maximum"
@@ -138,8 +140,8 @@ class TestDiscoverTests:
 
 
 class TestEmbeddedEnginePanics:
-    def test_a_rust_panic_is_an_engine_error_not_a_crash(self) -> None:
-        engine = EmbeddedEngine(load_bundle(POLICIES), threads=1)
+    def test_a_rust_panic_is_an_engine_error_not_a_crash(self, gate_policies: Path) -> None:
+        engine = EmbeddedEngine(load_bundle(gate_policies), threads=1)
         foreign = regorus.Engine()  # built on this thread: using it on another panics in pyo3
         try:
             engine._pool.submit(setattr, engine._local, "engine", foreign).result()

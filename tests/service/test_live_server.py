@@ -28,14 +28,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live_gate(tmp_path: Path, signing_key_file: Path) -> Iterator[str]:
+def live_gate(tmp_path: Path, signing_key_file: Path, gate_policies: Path) -> Iterator[str]:
     port = _free_port()
     env = {
         **os.environ,
         "RELEASE_GATE_STATE_DIR": str(tmp_path / "state"),
         "RELEASE_GATE_SIGNING_KEY_FILE": str(signing_key_file),
         "RELEASE_GATE_DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
-        "RELEASE_GATE_POLICIES": str(ROOT / "policies"),
+        "RELEASE_GATE_POLICIES": str(gate_policies),
     }
     subprocess.run(
         [str(RELEASE_GATE), "db", "upgrade"], env=env, cwd=tmp_path, check=True, capture_output=True

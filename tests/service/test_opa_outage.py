@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from release_gate.config import Settings
 from release_gate.policy.bundle import PolicyBundle, load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
 from release_gate.runtime import Runtime, build_runtime
-from tests.helpers import POLICIES, ManifestFactory, post_json
+from tests.helpers import ManifestFactory, post_json
 
 
 class _StandIn(ThreadingHTTPServer):
@@ -135,8 +136,8 @@ class StandInOpa:
 
 
 @pytest.fixture
-def opa() -> Iterator[StandInOpa]:
-    stand_in = StandInOpa(load_bundle(POLICIES))
+def opa(gate_policies: Path) -> Iterator[StandInOpa]:
+    stand_in = StandInOpa(load_bundle(gate_policies))
     stand_in.start()
     yield stand_in
     stand_in.close()
@@ -179,7 +180,10 @@ class TestOpaOutage:
         before = post_json(opa_client, "/v1/evaluate", manifest)
         assert before.status_code == 200
         assert before.json()["allow"] is True
-        assert before.json()["policy"]["revision"] == load_bundle(POLICIES).revision
+        assert (
+            before.json()["policy"]["revision"]
+            == load_bundle(opa_runtime.settings.policies).revision
+        )
 
         outage: list[Any] = []
         stopper = threading.Timer(0.2, opa.stop)

@@ -1,4 +1,4 @@
-"""Real gate processes: ``release-gate serve`` under uvicorn, on a given store."""
+"""Real gate processes: ``release-gate serve`` under uvicorn, on a given store and bundle."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers import POLICIES
-
 START_TIMEOUT = 20.0
 
 
@@ -26,12 +24,12 @@ def _free_port() -> int:
         return port
 
 
-def _env(db_url: str, key_file: Path, state_dir: Path) -> dict[str, str]:
+def _env(db_url: str, key_file: Path, state_dir: Path, policies: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELEASE_GATE_")}
     env.update(
         RELEASE_GATE_DATABASE_URL=db_url,
         RELEASE_GATE_SIGNING_KEY_FILE=str(key_file),
-        RELEASE_GATE_POLICIES=str(POLICIES),
+        RELEASE_GATE_POLICIES=str(policies),
         RELEASE_GATE_STATE_DIR=str(state_dir),
     )
     return env
@@ -63,11 +61,11 @@ def _wait_ready(gate: GateProcess) -> None:
 
 
 @contextmanager
-def serve(db_url: str, key_file: Path, state_dir: Path) -> Iterator[GateProcess]:
+def serve(db_url: str, key_file: Path, state_dir: Path, *, policies: Path) -> Iterator[GateProcess]:
     port = _free_port()
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "release-gate"), "serve", "--port", str(port)],
-        env=_env(db_url, key_file, state_dir),
+        env=_env(db_url, key_file, state_dir, policies),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

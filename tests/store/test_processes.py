@@ -50,13 +50,18 @@ def _burst(
 class TestKill:
     @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
     def test_sigkill_mid_burst_every_received_token_has_a_committed_record(
-        self, backend: str, tmp_path: Path, signing_key_file: Path, make_manifest: ManifestFactory
+        self,
+        backend: str,
+        tmp_path: Path,
+        signing_key_file: Path,
+        gate_policies: Path,
+        make_manifest: ManifestFactory,
     ) -> None:
         tokens: list[dict[str, Any]] = []
         stop = threading.Event()
         with database_url(backend, tmp_path) as url:
             migrate(url)
-            with serve(url, signing_key_file, tmp_path / "state") as gate:
+            with serve(url, signing_key_file, tmp_path / "state", policies=gate_policies) as gate:
                 manifest = revision(make_manifest, 3, supersedes=2)
                 threads = [
                     threading.Thread(target=_burst(gate, manifest, tokens, stop))
@@ -93,13 +98,17 @@ class TestKill:
 
 class TestReplicas:
     def test_two_replicas_one_chain_and_holds_apply_at_once(
-        self, tmp_path: Path, signing_key_file: Path, make_manifest: ManifestFactory
+        self,
+        tmp_path: Path,
+        signing_key_file: Path,
+        gate_policies: Path,
+        make_manifest: ManifestFactory,
     ) -> None:
         with pg_schema_url() as url:
             migrate(url)
             with (
-                serve(url, signing_key_file, tmp_path / "a") as a,
-                serve(url, signing_key_file, tmp_path / "b") as b,
+                serve(url, signing_key_file, tmp_path / "a", policies=gate_policies) as a,
+                serve(url, signing_key_file, tmp_path / "b", policies=gate_policies) as b,
             ):
                 self._drive(a, b, url, make_manifest)
 
