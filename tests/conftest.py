@@ -2,8 +2,8 @@
 
 - ``gate_policies``: the session's test-owned bundle, the repository's rules with the
   governance data of :mod:`tests.governance` (``rego_policies``: the same with the
-  Rego unit tests); a test that changes a bundle writes its own
-  (``tests.governance.write_bundle``);
+  Rego unit tests; ``example_policies``: the rules with the examples' demo data); a
+  test that changes a bundle writes its own (``tests.governance.write_bundle``);
 - ``settings``: a gate configured in ``tmp_path`` (a migrated SQLite file, a fresh
   signing key) with ``gate_policies``; ``db_url`` is its store;
   ``any_db_url`` a migrated store on each backend (SQLite, then PostgreSQL);
@@ -30,7 +30,7 @@ from release_gate.config import Settings
 from release_gate.keys.signing import write_private_key
 from release_gate.runtime import Runtime, build_runtime
 from tests.databases import BACKENDS, database_url, migrate
-from tests.governance import write_bundle
+from tests.governance import demo_governance, write_bundle
 from tests.helpers import DEFAULT_SIGNERS, ManifestFactory, Signer, base_manifest, sign
 
 
@@ -44,6 +44,12 @@ def gate_policies(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def rego_policies(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``gate_policies`` with the repository's Rego unit tests (``policies/tests``)."""
     return write_bundle(tmp_path_factory.mktemp("bundle") / "policies", rego_tests=True)
+
+
+@pytest.fixture(scope="session")
+def example_policies(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's rules with the demo data the examples are signed for."""
+    return write_bundle(tmp_path_factory.mktemp("bundle") / "policies", demo_governance())
 
 
 @pytest.fixture

@@ -15,6 +15,10 @@ A test that needs signers, keys, lanes or thresholds takes them from here:
   ``rego_tests=True`` also the Rego unit tests of ``policies/tests/``.
 - The fixtures ``gate_policies`` and ``rego_policies`` (``tests/conftest.py``) are
   one such bundle each per session; never change them in place, write your own.
+- The committed examples in ``manifests/examples`` are signed for the demo data
+  kept beside them, :data:`DEMO_GOVERNANCE` (a copy of the shipped data as it was
+  when they were generated); ``example_policies`` is the repository's rules with
+  that data, for the tests about the examples.
 
 Tests that compute a boundary (stale evidence, token lifetime) read it from the
 constants below, never from the shipped data.
@@ -38,8 +42,12 @@ from release_gate.policy.bundle import is_test_file
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "policies"
 DEMO_KEYS = ROOT / "manifests" / "examples" / "keys"
+#: The demo governance data the examples are signed for (manifests/generate_examples.py).
+DEMO_GOVERNANCE = ROOT / "manifests" / "demo-governance.json"
 
 LANE = "exec-customer-review"
+#: Where a bundle keeps ``data.governance``, relative to its root.
+GOVERNANCE_FILE = PurePosixPath("governance", "data.json")
 #: The revision of every bundle these tests write (unless a test names its own).
 REVISION = "tests-1"
 RELEASE_OWNER_ROLE = "support_release_owner"
@@ -186,9 +194,15 @@ def write_bundle(
     return target
 
 
+def demo_governance() -> dict[str, Any]:
+    """The demo governance data of the examples (:data:`DEMO_GOVERNANCE`)."""
+    value: dict[str, Any] = json.loads(DEMO_GOVERNANCE.read_text(encoding="utf-8"))
+    return value
+
+
 def governance_file(bundle: Path) -> Path:
     """Where a bundle directory keeps ``data.governance``."""
-    return bundle / "governance" / "data.json"
+    return bundle / GOVERNANCE_FILE
 
 
 def write_governance(bundle: Path, governance: Mapping[str, Any]) -> None:

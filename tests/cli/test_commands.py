@@ -189,12 +189,23 @@ class TestEvaluate:
 
 
 class TestExamples:
+    """The examples against the demo governance data they are signed for (``example_policies``)."""
+
     def test_every_example_has_an_expectation(self) -> None:
         assert {p.name for p in EXAMPLES.glob("*.json")} == set(EXPECTED_EXAMPLES)
 
     @pytest.mark.parametrize("name", sorted(EXPECTED_EXAMPLES))
-    def test_example_decides_as_documented(self, run: Run, name: str) -> None:
-        code, out = run("evaluate", str(EXAMPLES / name), "--now", EXAMPLE_NOW)
+    def test_example_decides_as_documented(
+        self, run: Run, example_policies: Path, name: str
+    ) -> None:
+        code, out = run(
+            "evaluate",
+            str(EXAMPLES / name),
+            "--now",
+            EXAMPLE_NOW,
+            "--policies",
+            str(example_policies),
+        )
         decision = json.loads(out)
         assert _pairs(decision) == EXPECTED_EXAMPLES[name]
         assert code == (0 if name == "approved.json" else 1)

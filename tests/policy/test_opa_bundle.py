@@ -19,7 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from release_gate.errors import ConfigurationError
 from release_gate.policy.bundle import load_bundle
 from release_gate.policy.opa_bundle import build_bundle, opa_file_hash
+from tests.governance import GOVERNANCE_FILE
 
+DATA_FILE = str(GOVERNANCE_FILE)
 GATE = 'package release.gate\n\nimport rego.v1\n\ndecision := {"allow": true}\n'
 DATA = '{\n  "lanes": {"exec": {"max": 86400, "ratio": 1.50}},\n  "note": "<b>\\u2028\\u00e9"\n}\n'
 
@@ -33,7 +35,7 @@ def policies(tmp_path: Path) -> Path:
         "release/lane.rego": "package release.lane\n",
         "release/lane_test.rego": "package release.lane_test\n",
         "tests/gate_test.rego": "package release.gate_test\n",
-        "governance/data.json": DATA,
+        DATA_FILE: DATA,
         "README.md": "not part of the bundle\n",
     }
     for name, text in files.items():
@@ -68,12 +70,12 @@ class TestBuildBundle:
         members = _members(out)
         assert sorted(members) == [
             ".manifest",
-            "governance/data.json",
+            DATA_FILE,
             "release/gate.rego",
             "release/lane.rego",
         ]
         assert members["release/gate.rego"] == GATE.encode()
-        assert members["governance/data.json"] == DATA.encode()
+        assert members[DATA_FILE] == DATA.encode()
         manifest = json.loads(members[".manifest"])
         assert manifest == {
             "revision": "2026.11.26-1",
@@ -135,7 +137,7 @@ class TestSignature:
         hashes = {f["name"]: f["hash"] for f in claims["files"]}
         assert hashes["release/gate.rego"] == hashlib.sha256(GATE.encode()).hexdigest()
         canonical = '{"lanes":{"exec":{"max":86400,"ratio":1.50}},"note":"<b>\\u2028\u00e9"}'
-        assert hashes["governance/data.json"] == hashlib.sha256(canonical.encode()).hexdigest()
+        assert hashes[DATA_FILE] == hashlib.sha256(canonical.encode()).hexdigest()
 
     def test_es256_signature_verifies(self, policies: Path, tmp_path: Path) -> None:
         key = ec.generate_private_key(ec.SECP256R1())
