@@ -132,9 +132,13 @@ class EvaluationLatch:
 
     def wait_started(self, timeout: float = 20.0) -> None:
         self._server.settimeout(timeout)
-        conn, _ = self._server.accept()
-        conn.settimeout(timeout)
-        assert conn.recv(8) == b"started\n"
+        try:
+            conn, _ = self._server.accept()
+            conn.settimeout(timeout)
+            started = conn.recv(8)
+        except TimeoutError:
+            raise AssertionError(f"no evaluation reached the latch in {timeout}s") from None
+        assert started == b"started\n"
         self._held.append(conn)
 
     def release(self) -> None:

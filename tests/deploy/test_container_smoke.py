@@ -101,6 +101,7 @@ def _python_for_user() -> str:
                 ],
                 capture_output=True,
                 check=False,
+                timeout=30,
             )
             if done.returncode == 0:
                 return candidate

@@ -92,6 +92,7 @@ class TestGracefulShutdown:
             wait_listener_closed(gate.port)  # the drain ended with the evaluation still held
             latch.release()
             worker.join(timeout=20)
+            assert not worker.is_alive(), "the in-flight evaluation got no answer in 20 s"
             assert gate.wait(timeout=20) == 0
         latch.close()
         assert refused.status_code == 503
@@ -132,6 +133,7 @@ class TestGracefulShutdown:
             wait_listener_closed(gate.port)  # stopping, with the evaluation still held
             latch.release()
             worker.join(timeout=20)
+            assert not worker.is_alive(), "the in-flight evaluation got no answer in 20 s"
             assert gate.wait(timeout=20) == 0
         latch.close()
         decision = in_flight["response"].json()

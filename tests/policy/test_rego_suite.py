@@ -144,9 +144,9 @@ class TestEmbeddedEnginePanics:
         engine = EmbeddedEngine(load_bundle(gate_policies), threads=1)
         foreign = regorus.Engine()  # built on this thread: using it on another panics in pyo3
         try:
-            engine._pool.submit(setattr, engine._local, "engine", foreign).result()
+            engine._pool.submit(setattr, engine._local, "engine", foreign).result(timeout=10)
             with pytest.raises(PolicyEngineError, match="panicked"):
                 engine.evaluate("{}")
-            engine._pool.submit(delattr, engine._local, "engine").result()
+            engine._pool.submit(delattr, engine._local, "engine").result(timeout=10)
         finally:
             engine.close()

@@ -191,7 +191,7 @@ class TestOpaOutage:
         while stopper.is_alive() or not outage or outage[-1].status_code == 200:
             outage.extend(_burst(opa_client, manifest, 4))
             assert len(outage) < 2000, "the outage never showed"
-        stopper.join()
+        stopper.join(timeout=10)
         statuses = {r.status_code for r in outage}
         assert statuses <= {200, 503}
         for response in outage:
@@ -227,7 +227,7 @@ class TestOpaOutage:
         stopper = threading.Timer(0.1, opa.stop)
         stopper.start()
         responses = _burst(opa_client, manifest, 40)
-        stopper.join()
+        stopper.join(timeout=10)
         opa.start()
         responses += _burst(opa_client, manifest, 4)
         assert opa_runtime.store is not None

@@ -80,4 +80,4 @@ def serve(db_url: str, key_file: Path, state_dir: Path, *, policies: Path) -> It
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-                process.wait()
+                process.wait(timeout=10)

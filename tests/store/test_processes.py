@@ -161,6 +161,7 @@ class TestReplicas:
             assert _post(b.url, "/v1/verify", body, client).json()["reason"] == "token.revoked"
         for thread in threads:
             thread.join(timeout=60)
+        assert not any(t.is_alive() for t in threads), "a client still waits after 60 s"
         answered += [first, held]
         store = Store(url)
         try:
