@@ -16,6 +16,10 @@ from release_gate.decision.signatures import sign_manifest
 from release_gate.keys.signing import load_private_key
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The shipped bundle: its rules and its governance owner's data. Never run a gate on it
+#: (the data is not the tests' to rely on): use the ``gate_policies`` fixture, or write a
+#: bundle of your own with :func:`tests.governance.write_bundle`.
+POLICIES = ROOT / "policies"
 DEMO_KEYS = ROOT / "manifests" / "examples" / "keys"
 LANE = "exec-customer-review"
 

@@ -4,8 +4,7 @@ Runs on OPA's own Go evaluator in-process (``opa_bindings``, OPA v1.20.2, see
 ``tests/parity/opa_go.py``); skipped with that reason where it is not installed.
 
 - ``opa test``: every ``test_*`` rule of ``policies/tests/`` evaluated on OPA,
-  with the bundle's modules and the tests' own governance data (``gate_policies``),
-  must be exactly ``true``. OPA's parser
+  with the bundle's modules and data, must be exactly ``true``. OPA's parser
   (``rego.parse_module``) confirms the test discovery misses no test rule.
 - ``opa check``: OPA compiles every module (parse, v1 syntax, safety, types,
   and the deprecated built-ins, which OPA 1.x no longer knows at all).
