@@ -9,7 +9,9 @@ from __future__ import annotations
 import io
 import re
 import shutil
+import traceback
 from pathlib import Path
+from typing import Any
 
 import pytest
 import regorus
@@ -139,7 +141,40 @@ class TestDiscoverTests:
         assert discover_tests({"x.rego": "test_a if true\n"}) == ()
 
 
+def _frames(exc: BaseException | None) -> list[Any]:
+    """Every frame of ``exc``'s traceback and of its causes and contexts."""
+    frames = []
+    while exc is not None:
+        frames += [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
+        exc = exc.__cause__ or exc.__context__
+    return frames
+
+
 class TestEmbeddedEnginePanics:
+    def test_a_failed_evaluation_keeps_no_engine_in_its_traceback(self, tmp_path: Path) -> None:
+        """The error leaves the engine's thread; an engine its frames held would be freed
+        later, by the garbage collector, on another thread (a pyo3 error in some teardown)."""
+        (tmp_path / ".manifest").write_text('{"revision": "t-1", "roots": ["release"]}')
+        (tmp_path / "release").mkdir()
+        (tmp_path / "release" / "gate.rego").write_text(
+            "package release.gate\n\nimport rego.v1\n\n"
+            'decision := {"allow": true} if input.a\n\n'
+            'decision := {"allow": false} if input.b\n'
+        )
+        engine = EmbeddedEngine(load_bundle(tmp_path), threads=1)
+        try:
+            with pytest.raises(PolicyEngineError, match="evaluation failed") as info:
+                engine.evaluate('{"a": true, "b": true}')
+        finally:
+            engine.close()
+        held = [
+            name
+            for frame in _frames(info.value)
+            for name, value in frame.f_locals.items()
+            if isinstance(value, regorus.Engine)
+        ]
+        assert held == []
+
     def test_a_rust_panic_is_an_engine_error_not_a_crash(self, gate_policies: Path) -> None:
         engine = EmbeddedEngine(load_bundle(gate_policies), threads=1)
         foreign = regorus.Engine()  # built on this thread: using it on another panics in pyo3

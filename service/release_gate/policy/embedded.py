@@ -107,9 +107,13 @@ class EmbeddedEngine:
         try:
             engine.set_input_json(policy_input_json)
             return engine.eval_rule(ENTRY_POINT)
-        except RuntimeError as exc:
-            raise PolicyEngineError(f"policy evaluation failed: {first_line(exc)}") from exc
         except BaseException as exc:  # a Rust panic is pyo3's PanicException, a BaseException
+            # The error's traceback keeps this frame alive in a reference cycle that the
+            # garbage collector frees on any thread; the engine must not be in it (an
+            # unsendable engine dropped on another thread is a pyo3 error).
+            del engine
+            if isinstance(exc, RuntimeError):
+                raise PolicyEngineError(f"policy evaluation failed: {first_line(exc)}") from exc
             if not _is_panic(exc):
                 raise
             raise PolicyEngineError(f"policy engine panicked: {first_line(exc)}") from exc
