@@ -33,6 +33,7 @@ from release_gate.policy.bundle import PolicyBundle, load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
 from release_gate.policy.engine import PolicyEngine
 from release_gate.policy.governance import load_governance
+from release_gate.policy.metadata import policy_rules
 from release_gate.policy.opa import OpaEngine
 from release_gate.policy.opa_bundle import push_bundle, remove_pushed
 from tests.governance import write_bundle
@@ -43,6 +44,7 @@ def _gate(engine: PolicyEngine, bundle: Any, state: Path) -> Gate:
     return Gate(
         governance=load_governance(bundle.governance),
         engine=engine,
+        rules=policy_rules(bundle),
         store=None,
         minter=TokenMinter(key=key, issuer="bench"),
         limits=Limits(),

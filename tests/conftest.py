@@ -11,6 +11,8 @@
 - ``make_manifest``: builds a manifest that the tests' lane approves *now*, signed
   with the labelled demo keys; pass ``mutate`` to change it before signing and
   ``signers`` to choose who signs. Builders live in :mod:`tests.helpers`.
+- ``opa_binary``: a real ``opa`` (``RELEASE_GATE_TEST_OPA_BIN``, else on ``PATH``);
+  tests that take it skip without one. Servers: :mod:`tests.opa_server`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from release_gate.runtime import Runtime, build_runtime
 from tests.databases import BACKENDS, database_url, migrate
 from tests.governance import demo_governance, write_bundle
 from tests.helpers import DEFAULT_SIGNERS, ManifestFactory, Signer, base_manifest, sign
+from tests.opa_server import SKIP_REASON, OpaBinaryError, find_opa
 
 
 @pytest.fixture(scope="session")
@@ -112,3 +115,15 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 def client(runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(runtime.settings, runtime=runtime)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def opa_binary() -> Path:
+    """The real ``opa`` to run servers with; skips the test when there is none."""
+    try:
+        binary = find_opa()
+    except OpaBinaryError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    if binary is None:
+        pytest.skip(SKIP_REASON)
+    return binary

@@ -24,11 +24,18 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """One violation or warning: a stable ``code`` and a JSON Pointer ``path``."""
+    """One violation or warning: a stable ``code`` and a JSON Pointer ``path``.
+
+    ``title`` and ``solution`` explain it: the rule's METADATA ``title`` and
+    ``custom.solution`` (``""`` where the rule has none). A gate older than
+    contract section 8 sends neither; both are then ``""``.
+    """
 
     code: str
     message: str
     path: str
+    title: str = ""
+    solution: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +78,13 @@ def _optional_str(data: Mapping[str, Any], name: str, where: str) -> str | None:
     return value
 
 
+def _explanation(item: Mapping[str, Any], name: str, where: str) -> str:
+    """``title`` or ``solution``: a string, or ``""`` when an older gate omits it."""
+    if name not in item:
+        return ""
+    return _get(item, name, str, where)
+
+
 def _violations(data: Mapping[str, Any], name: str) -> tuple[Violation, ...]:
     items = _get(data, name, list, "decision")
     result = []
@@ -83,6 +97,8 @@ def _violations(data: Mapping[str, Any], name: str) -> tuple[Violation, ...]:
                 code=_get(item, "code", str, where),
                 message=_get(item, "message", str, where),
                 path=_get(item, "path", str, where),
+                title=_explanation(item, "title", where),
+                solution=_explanation(item, "solution", where),
             )
         )
     return tuple(result)

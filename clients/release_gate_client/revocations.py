@@ -18,10 +18,18 @@ no fresh list can be fetched the check raises
 :class:`~release_gate_client.GateUnavailable`, never "not revoked".
 A token is revoked when its ``jti`` is listed, or when an active hold names
 its packet revision (``sub``) in its lane (``aud``) or in every lane.
+
+No rollback: a fetched list older than the one held (an earlier ``iat``, or
+the same ``iat`` and an earlier audit-chain position) is refused, as a stale
+cache or a replay would un-revoke tokens. The refusal is counted
+(:attr:`RevocationFetcher.rollbacks_refused`) and logged, and handled like a
+failed fetch: the list held is kept while it is fresh, else
+:class:`~release_gate_client.GateUnavailable`.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -54,6 +62,8 @@ from release_gate_client.verify import (
 __all__ = ["REVOCATIONS_TYPE", "Hold", "RevocationFetcher", "RevocationList", "RevocationSource"]
 
 REVOCATIONS_TYPE = "release-revocations+jwt"
+
+logger = logging.getLogger(__name__)
 
 
 class RevocationSource(Protocol):
@@ -148,6 +158,20 @@ class RevocationList:
             chain_head=dict(claims.get("chain_head") or {}),
         )
 
+    @property
+    def chain_seq(self) -> int | None:
+        """The audit chain position the list was made at (``chain_head.seq``), if given."""
+        seq = self.chain_head.get("seq")
+        return seq if type(seq) is int else None
+
+    def is_older_than(self, other: RevocationList) -> bool:
+        """Was this list made before ``other``: an earlier ``iat``, or the same ``iat`` and
+        an earlier chain position? The chain orders lists made within one second."""
+        if self.issued_at != other.issued_at:
+            return self.issued_at < other.issued_at
+        mine, theirs = self.chain_seq, other.chain_seq
+        return mine is not None and theirs is not None and mine < theirs
+
     def is_fresh(self, *, now: int, leeway: int = MAX_LEEWAY) -> bool:
         return now < self.next_update + leeway
 
@@ -185,19 +209,48 @@ class RevocationFetcher:
         self._client = client or httpx.Client(timeout=timeout, headers=_http.headers(api_key))
         self._lock = threading.Lock()
         self._current: RevocationList | None = None
+        self._rollbacks = 0
+
+    @property
+    def rollbacks_refused(self) -> int:
+        """How many fetched lists were refused for being older than the list held."""
+        return self._rollbacks
 
     def current(self, *, now: int | None = None) -> RevocationList:
-        """A fresh list (cached, or fetched now); :class:`GateUnavailable` if none can be had."""
+        """A fresh list (cached, or fetched now); :class:`GateUnavailable` if none can be had.
+
+        A fetched list older than the one held is refused as a rollback (counted in
+        :attr:`rollbacks_refused`): the held list is kept while fresh, else
+        :class:`GateUnavailable`.
+        """
         moment = int(time.time()) if now is None else now
         with self._lock:
             cached = self._current
             if cached is None or moment >= cached.next_update:
                 try:
-                    self._current = cached = self._fetch()
+                    self._current = cached = self._no_rollback(self._fetch(), cached)
                 except GateUnavailable:
                     if cached is None or not cached.is_fresh(now=moment):
                         raise
             return cached
+
+    def _no_rollback(self, fetched: RevocationList, held: RevocationList | None) -> RevocationList:
+        if held is None or not fetched.is_older_than(held):
+            return fetched
+        self._rollbacks += 1
+        logger.warning(
+            "refused a revocation list from %s older than the one held (iat %d, chain seq %s; "
+            "held: iat %d, chain seq %s): a stale cache or a replay",
+            self._url,
+            fetched.issued_at,
+            fetched.chain_seq,
+            held.issued_at,
+            held.chain_seq,
+        )
+        raise GateUnavailable(
+            f"the revocation list fetched (iat {fetched.issued_at}) is older than the one "
+            f"held (iat {held.issued_at}): refused as a rollback"
+        )
 
     def _fetch(self) -> RevocationList:
         try:

@@ -13,3 +13,14 @@ import rego.v1
 # path, data.lib.result.violation(...): regorus 0.9 does not resolve function
 # calls through an import alias.
 violation(code, message, path) := {"code": code, "message": message, "path": path}
+
+# staged_violation is violation() for a deny rule whose METADATA has custom.effective_on,
+# passed here as the same RFC 3339 text: the entry point (release/gate.rego) reports the
+# finding as a warning while the evaluation time is before that instant, and as a violation
+# from it on. The gate refuses a bundle whose rule and METADATA disagree on the instant.
+staged_violation(code, message, path, effective_on) := {
+	"code": code,
+	"message": message,
+	"path": path,
+	"effective_on": effective_on,
+}

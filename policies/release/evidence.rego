@@ -50,7 +50,7 @@ deny contains violation if {
 #   source. Exactly the maximum is fresh.
 # custom:
 #   code: evidence.stale
-#   failure_msg: "evidence %s from %s is %d ns old, over the %d s maximum of lane %s"
+#   failure_msg: "evidence %s from %s is %s old, over the %s maximum"
 #   solution: Re-read the evidence from its system and re-sign the manifest.
 deny contains violation if {
 	max_ages := lanes.lane.max_evidence_age_seconds
@@ -60,8 +60,13 @@ deny contains violation if {
 	age_ns := input.facts.evidence[i].age_ns
 	age_ns > max_age * scale
 	msg := sprintf(
-		"evidence %s from %s is %d ns old, over the %d s maximum of lane %s",
-		[item.id, item.source, age_ns, max_age, lanes.lane_id],
+		"evidence %s from %s is %s old, over the %s maximum",
+		[
+			item.id,
+			item.source,
+			data.lib.units.duration(data.lib.units.whole_seconds(age_ns)),
+			data.lib.units.duration(max_age),
+		],
 	)
 	violation := data.lib.result.violation("evidence.stale", msg, sprintf("/evidence/%d", [i]))
 }
@@ -71,7 +76,7 @@ deny contains violation if {
 # description: The evidence was observed more than the future tolerance after evaluation time.
 # custom:
 #   code: evidence.future_timestamp
-#   failure_msg: "evidence %s was observed %d ns after evaluation time, beyond the %d s tolerance"
+#   failure_msg: "evidence %s from %s is observed %s after the evaluation time"
 #   solution: Check the clock of the evidence's system and its observed_at.
 deny contains violation if {
 	tolerance := future_tolerance_seconds
@@ -80,8 +85,8 @@ deny contains violation if {
 	age_ns := input.facts.evidence[i].age_ns
 	age_ns < earliest
 	msg := sprintf(
-		"evidence %s was observed %d ns after evaluation time, beyond the %d s tolerance",
-		[item.id, 0 - age_ns, tolerance],
+		"evidence %s from %s is observed %s after the evaluation time",
+		[item.id, item.source, data.lib.units.duration(data.lib.units.whole_seconds(0 - age_ns))],
 	)
 	violation := data.lib.result.violation("evidence.future_timestamp", msg, sprintf("/evidence/%d", [i]))
 }

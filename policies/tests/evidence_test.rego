@@ -81,3 +81,34 @@ test_future_timestamp_denied_when_age_is_clamped_minimum if {
 test_future_timestamp_allowed_when_exactly_at_tolerance if {
 	findings(with_first_age(-60000000000)) == set()
 }
+
+# messages are the messages evidence.deny reports for doc under the fixture governance.
+messages(doc) := result if {
+	denials := evidence.deny with input as doc with data.governance as fixtures.governance
+	result := {v.message | some v in denials}
+}
+
+test_stale_denied_when_over_maximum_with_message_in_durations if {
+	# 4 days 18 hours and a fraction of a second: truncated, never rounded up
+	messages(with_first_age(411054999999999)) == {
+		"evidence ev-1 from incident_timeline is 4d 18h old, over the 6h maximum",
+	}
+}
+
+test_stale_denied_when_one_nanosecond_over_with_message_truncated_to_maximum if {
+	messages(with_first_age(max_incident_timeline_ns + 1)) == {
+		"evidence ev-1 from incident_timeline is 6h old, over the 6h maximum",
+	}
+}
+
+test_future_timestamp_denied_when_beyond_tolerance_with_message_in_durations if {
+	messages(with_first_age(-90500000000)) == {
+		"evidence ev-1 from incident_timeline is observed 1m 30s after the evaluation time",
+	}
+}
+
+test_future_timestamp_denied_when_clamped_with_message_in_days if {
+	messages(with_first_age(-4000000000000000000)) == {
+		"evidence ev-1 from incident_timeline is observed 46296d 7h after the evaluation time",
+	}
+}

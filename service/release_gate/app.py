@@ -10,14 +10,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import BaseRoute
 
 from release_gate import __version__
 from release_gate.api import ROUTERS
 from release_gate.api.middleware import RequestContextMiddleware
 from release_gate.api.problems import install_problem_handlers
 from release_gate.api.schemas import install_openapi
+from release_gate.api.ui import install_ui
 from release_gate.config import Settings
+from release_gate.errors import ConfigurationError
 from release_gate.ops.metrics import Metrics
+from release_gate.policy.metadata import rule_metadata
 from release_gate.runtime import Runtime, build_runtime
 
 __all__ = ["create_app"]
@@ -30,6 +34,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
         app.state.runtime = runtime or build_runtime(settings or Settings())
+        _bind_policy_labels(app.state.metrics, app.state.runtime)
+        if app.state.runtime.store is not None:
+            appender = app.state.runtime.store.appender
+            app.state.metrics.watch_appends(lambda: (appender.batches, appender.entries))
         try:
             yield
         finally:
@@ -41,11 +49,36 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         version=__version__,
         summary="Approves one exact disclosure-packet revision into one bounded intake lane.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by install_ui, with a strict CSP
+        redoc_url=None,
     )
-    app.state.metrics = Metrics()
     install_problem_handlers(app)
     install_openapi(app)
+    install_ui(app)
     app.add_middleware(RequestContextMiddleware)
     for router in ROUTERS:
         app.include_router(router)
+    routes = [*app.routes, *(route for router in ROUTERS for route in router.routes)]
+    app.state.metrics = Metrics(routes=_templates(routes), methods=_methods(routes))
     return app
+
+
+def _templates(routes: list[BaseRoute]) -> set[str]:
+    """The route templates (the routers are included without a prefix)."""
+    return {path for route in routes if isinstance(path := getattr(route, "path", None), str)}
+
+
+def _methods(routes: list[BaseRoute]) -> set[str]:
+    return {method for route in routes for method in getattr(route, "methods", None) or ()}
+
+
+def _bind_policy_labels(metrics: Metrics, runtime: Runtime) -> None:
+    """The ``lane`` and ``code`` label sets: the loaded lanes and the policy's codes."""
+    lanes = runtime.governance.lanes if runtime.governance is not None else {}
+    codes: set[str] = set()
+    if runtime.bundle is not None:
+        try:
+            codes = {rule.code for rule in rule_metadata(runtime.bundle)}
+        except ConfigurationError:  # a rule without metadata: its codes count as "other"
+            codes = set()
+    metrics.use_policy(lanes=lanes, codes=codes)

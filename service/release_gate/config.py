@@ -72,12 +72,30 @@ class Settings(BaseSettings):
         le=3600,
         description="next_update of the signed revocation list: how long verifiers may cache it.",
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Worker processes `serve` runs on its one port, each with its own engine "
+        "threads and store writer, all appending to one chain (docs/operators.md).",
+    )
     drain_seconds: float = Field(
         default=5.0,
         ge=0,
         le=300,
         description="After SIGTERM, answer 503 to new evaluations this long before closing the "
         "listener; in-flight evaluations always finish.",
+    )
+    ui_tls_proxy: bool = Field(
+        default=False,
+        description="A proxy in front of the gate terminates TLS: trust its X-Forwarded-Proto "
+        "for the packet pages. Production mode serves the pages only over HTTPS.",
+    )
+    ui_session_seconds: int = Field(
+        default=28800,
+        ge=300,
+        le=86400,
+        description="How long a sign-in to the packet pages lasts (the session cookie's life).",
     )
 
     @field_validator("signing_key_file", "keys_dir", "api_keys", mode="before")

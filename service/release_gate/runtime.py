@@ -31,16 +31,20 @@ from release_gate.keys.signing import (
     load_private_key,
 )
 from release_gate.keys.tokens import TokenMinter
+from release_gate.ops.files import secure_state_dir
+from release_gate.ops.logs import INSECURE_DEFAULT
 from release_gate.ops.production import check_production, governance_problems, settings_problems
 from release_gate.policy.bundle import PolicyBundle, load_bundle
 from release_gate.policy.embedded import EmbeddedEngine
 from release_gate.policy.engine import PolicyEngine
 from release_gate.policy.governance import Governance, GovernanceError, load_governance
+from release_gate.policy.metadata import PolicyRules, policy_rules
 from release_gate.store import Store, StoreUnavailable
 from release_gate.store.migrate import check as check_schema
 from release_gate.store.migrate import upgrade as upgrade_schema
 
 __all__ = [
+    "AUTH_OFF_WARNING",
     "Drain",
     "EngineSettingsError",
     "Runtime",
@@ -54,6 +58,12 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Logged at start-up, and shown on every packet page, while authentication is off.
+AUTH_OFF_WARNING = (
+    "API AUTHENTICATION IS OFF: no RELEASE_GATE_API_KEYS in development mode, so anyone "
+    "who reaches this port may evaluate, verify, read the audit log and place holds"
+)
 
 
 @dataclass
@@ -71,6 +81,7 @@ class Runtime:
     store: Store | None
     bundle: PolicyBundle | None = None
     governance: Governance | None = None
+    rules: PolicyRules | None = None
     engine: PolicyEngine | None = None
     gate: Gate | None = None
     load_error: str | None = None
@@ -132,20 +143,23 @@ def build_engine(settings: Settings, bundle: PolicyBundle) -> PolicyEngine:
     return EmbeddedEngine(bundle)
 
 
-def load_policy(settings: Settings) -> tuple[PolicyBundle, Governance, PolicyEngine]:
-    """Bundle, governance data and engine; raises a :class:`GateError` naming the problem.
+def load_policy(
+    settings: Settings,
+) -> tuple[PolicyBundle, Governance, PolicyRules, PolicyEngine]:
+    """Bundle, governance data, rule metadata and engine; a :class:`GateError` names the problem.
 
-    A problem with the policies or their data is a :class:`GateError` the gate
-    serves as 503; an unusable engine setting (a malformed ``RELEASE_GATE_OPA_URL``)
-    is an :class:`EngineSettingsError`, which stops start-up.
+    A problem with the policies, their METADATA or their data is a :class:`GateError`
+    the gate serves as 503; an unusable engine setting (a malformed
+    ``RELEASE_GATE_OPA_URL``) is an :class:`EngineSettingsError`, which stops start-up.
     """
     bundle = load_bundle(settings.policies)
     governance = load_governance(bundle.governance)
+    rules = policy_rules(bundle)
     try:
         engine = build_engine(settings, bundle)
     except ConfigurationError as exc:
         raise EngineSettingsError(exc.detail) from exc
-    return bundle, governance, engine
+    return bundle, governance, rules, engine
 
 
 class EngineSettingsError(ConfigurationError):
@@ -161,10 +175,7 @@ def build_authenticator(settings: Settings) -> Authenticator:
             "API authentication is off: set RELEASE_GATE_API_KEYS to a key file "
             "(release-gate apikey create) before running in production mode"
         )
-    logger.warning(
-        "API AUTHENTICATION IS OFF: no RELEASE_GATE_API_KEYS in development mode, so anyone "
-        "who reaches this port may evaluate, verify, read the audit log and place holds"
-    )
+    logger.warning("%s", AUTH_OFF_WARNING, extra=INSECURE_DEFAULT)
     return Authenticator(())
 
 
@@ -197,6 +208,8 @@ def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
     if production:
         check_production(settings_problems(settings))
     auth = Authenticator(()) if dry_run else build_authenticator(settings)
+    if not dry_run and _uses_state_dir(settings):
+        secure_state_dir(settings.state_dir)
     keyring = KeyRing(active=ephemeral_key(), retired=()) if dry_run else load_keys(settings)
     store = None if dry_run else _open_store(settings)
     runtime = Runtime(
@@ -207,7 +220,7 @@ def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
         auth=auth,
     )
     try:
-        runtime.bundle, runtime.governance, runtime.engine = load_policy(settings)
+        runtime.bundle, runtime.governance, runtime.rules, runtime.engine = load_policy(settings)
     except EngineSettingsError:
         runtime.close()
         raise
@@ -227,15 +240,25 @@ def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
         except GateError:
             runtime.close()
             raise
-    runtime.gate = _gate(runtime, runtime.governance, runtime.engine)
+    runtime.gate = _gate(runtime, runtime.governance, runtime.rules, runtime.engine)
     return runtime
 
 
-def _gate(runtime: Runtime, governance: Governance, engine: PolicyEngine) -> Gate:
+def _uses_state_dir(settings: Settings) -> bool:
+    """Does the gate keep anything in ``RELEASE_GATE_STATE_DIR`` (the dev key, the default
+    SQLite store)? Then it is made private (0700) before anything is written there."""
+    dev_key = settings.keys_dir is None and settings.signing_key_file is None
+    return dev_key or settings.database_url is None
+
+
+def _gate(
+    runtime: Runtime, governance: Governance, rules: PolicyRules, engine: PolicyEngine
+) -> Gate:
     settings = runtime.settings
     return Gate(
         governance=governance,
         engine=engine,
+        rules=rules,
         store=runtime.store,
         minter=runtime.minter,
         limits=Limits(

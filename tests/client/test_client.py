@@ -317,6 +317,35 @@ class TestResultParsing:
         assert decision.raw["lane"] == LANE
         assert decision.policy.revision == "2026.11.1"
 
+    def test_findings_carry_title_and_solution(self) -> None:
+        body = decision_body(allow=False)
+        explained = {"title": "Required role without a human signature", "solution": "Sign."}
+        body["violations"][0].update(explained)
+        aging = {"code": "evidence.aging", "message": "m", "path": "/evidence/0"}
+        body["warnings"] = [{**aging, "title": "Aging", "solution": ""}]
+        decision = decision_from_json(body)
+        assert decision.violations == (
+            Violation(
+                "signers.missing_role",
+                "no legal",
+                "/signatures",
+                title="Required role without a human signature",
+                solution="Sign.",
+            ),
+        )
+        assert decision.warnings == (Violation("evidence.aging", "m", "/evidence/0", "Aging", ""),)
+
+    def test_findings_of_an_older_gate_read_without_title_and_solution(self) -> None:
+        (violation,) = decision_from_json(decision_body(allow=False)).violations
+        assert (violation.title, violation.solution) == ("", "")
+
+    @pytest.mark.parametrize("field", ["title", "solution"])
+    def test_title_or_solution_that_is_not_a_string_is_refused(self, field: str) -> None:
+        body = decision_body(allow=False)
+        body["violations"][0][field] = None
+        with pytest.raises(UnexpectedResponse, match=rf"violations\[0\]\.{field} is not a str"):
+            decision_from_json(body)
+
     def test_verify_result_from_json_refuses_a_non_object(self) -> None:
         with pytest.raises(UnexpectedResponse, match="verify result is not a JSON object"):
             verify_result_from_json(None)

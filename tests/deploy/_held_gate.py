@@ -57,9 +57,11 @@ def main() -> int:
     runtime = build_runtime(settings)
     assert runtime.governance is not None
     assert runtime.engine is not None
+    assert runtime.rules is not None
     runtime.gate = Gate(
         governance=runtime.governance,
         engine=HeldEngine(runtime.engine, os.environ["HELD_GATE_SOCKET"]),
+        rules=runtime.rules,
         store=runtime.store,
         minter=runtime.minter,
         limits=Limits(),

@@ -12,9 +12,12 @@ It is a dev tool, installed by ``make install`` with ``--ignore-requires-python`
 is not a dependency of the service. When it cannot be imported, everything
 using it is skipped with :data:`SKIP_REASON`.
 
-What it does not cover: OPA's HTTP server and bundle loading (the parity suite
-against ``RELEASE_GATE_TEST_OPA_URL`` does), and ``opa check --strict`` (the
-bridge compiles without strict mode; see ``tests/policy/test_opa_go.py`` for the
+It stays next to the real OPA binary of CI because it needs no binary: on a
+machine without ``opa`` it is the only OPA the policies meet, and elsewhere it
+is a second OPA version. What it does not cover: OPA's HTTP server and bundle
+loading (the real-OPA servers of ``tests/parity/conftest.py`` do), and ``opa
+check --strict`` (the bridge compiles without strict mode; ``make test`` runs
+the real one when it finds ``opa``, and ``tests/policy/test_opa_go.py`` has the
 lint that stands in for it).
 """
 

@@ -111,9 +111,11 @@ def valid_input() -> Input:
         "manifest": manifest,
         "manifest_digest": DIGEST,
         "evaluated_at": "2026-11-26T09:00:00Z",
-        "facts": {
+        "facts": {  # as the gate sends them: a packet never seen before
             "signatures": [{"status": "verified"} for _ in manifest["signatures"]],
-            "evidence": [{"age_ns": HOUR_NS} for _ in manifest["evidence"]],
+            "evidence": [{"age_ns": HOUR_NS, "newest": None} for _ in manifest["evidence"]],
+            "history": {"latest_approved_revision": None, "latest_approved_digest": None},
+            "holds": [],
         },
     }
 

@@ -9,7 +9,12 @@ import pytest
 
 from release_gate.errors import ConfigurationError
 from release_gate.policy.bundle import PolicyBundle, load_bundle
-from release_gate.policy.metadata import RuleMetadata, annotated_rules, rule_metadata
+from release_gate.policy.metadata import (
+    RuleMetadata,
+    annotated_rules,
+    policy_rules,
+    rule_metadata,
+)
 from tests.helpers import documented_codes
 
 RULE = """# METADATA
@@ -25,6 +30,34 @@ RULE = """# METADATA
 	violation := data.lib.result.violation("{code}", sprintf("thing %s is wrong", [thing]), "")
 }}
 """
+
+
+STAGED = """# METADATA
+# title: Short rationale
+# description: A residual acceptance with a rationale under 20 characters.
+# custom:
+#   code: things.short
+#   failure_msg: "rationale of %s is short"
+#   effective_on: {effective_on}
+{kind} contains violation if {{
+	some thing in input.things
+	msg := sprintf("rationale of %s is short", [thing])
+	violation := {builder}
+}}
+"""
+
+_STAGED_BUILDER = 'data.lib.result.staged_violation("things.short", msg, "", "{instant}")'
+
+
+def _staged(
+    effective_on: str = '"2027-01-15T00:00:00+01:00"',
+    *,
+    kind: str = "deny",
+    builder: str | None = None,
+) -> str:
+    instant = effective_on.strip('"')
+    chosen = builder if builder is not None else _STAGED_BUILDER.format(instant=instant)
+    return STAGED.format(effective_on=effective_on, kind=kind, builder=chosen)
 
 
 def _bundle(tmp_path: Path, *rules: str) -> PolicyBundle:
@@ -49,7 +82,8 @@ class TestRuleMetadata:
         assert all(rule.solution for rule in rules)  # ours all have one; it is optional
         evidence_stale = next(rule for rule in rules if rule.code == "evidence.stale")
         assert evidence_stale.title == "Stale evidence"
-        assert evidence_stale.failure_msg.startswith("evidence %s from %s is %d ns old")
+        assert evidence_stale.failure_msg == "evidence %s from %s is %s old, over the %s maximum"
+        assert {(rule.level, rule.effective_on) for rule in rules} == {("deny", None)}
 
     def test_parses_folded_description_and_optional_solution(self, tmp_path: Path) -> None:
         bundle = _bundle(tmp_path, _rule("b.code"), _rule("a.code", solution="Fix it."))
@@ -83,6 +117,62 @@ class TestRuleMetadata:
         block = "# METADATA\n# - a list\ndeny contains 1 if {\n\tinput.x\n}\n"
         with pytest.raises(ConfigurationError, match="must be a YAML mapping"):
             rule_metadata(_bundle(tmp_path, block))
+
+
+class TestLevels:
+    def test_staged_deny_rule_has_its_effective_on(self, tmp_path: Path) -> None:
+        (rule,) = rule_metadata(_bundle(tmp_path, _staged()))
+        assert (rule.code, rule.level, rule.effective_on) == (
+            "things.short",
+            "deny",
+            "2027-01-15T00:00:00+01:00",
+        )
+
+    def test_warn_rule_has_level_warn_and_no_effective_on(self, tmp_path: Path) -> None:
+        warn = _rule("things.odd").replace("deny contains", "warn contains")
+        (rule,) = rule_metadata(_bundle(tmp_path, warn))
+        assert (rule.level, rule.effective_on) == ("warn", None)
+
+    def test_unquoted_effective_on_is_refused(self, tmp_path: Path) -> None:
+        with pytest.raises(ConfigurationError, match="must be a quoted RFC 3339 timestamp"):
+            rule_metadata(_bundle(tmp_path, _staged("2027-01-15T00:00:00+01:00")))
+
+    @pytest.mark.parametrize(
+        "instant", ["2027-01-15T00:00:00", "2027-01-15", "2027-02-30T00:00:00Z", "soon"]
+    )
+    def test_effective_on_without_offset_or_malformed_is_refused(
+        self, tmp_path: Path, instant: str
+    ) -> None:
+        with pytest.raises(ConfigurationError, match=r"custom\.effective_on '.*': "):
+            rule_metadata(_bundle(tmp_path, _staged(f'"{instant}"')))
+
+    def test_effective_on_on_a_warn_rule_is_refused(self, tmp_path: Path) -> None:
+        with pytest.raises(ConfigurationError, match="effective_on is for deny rules only"):
+            rule_metadata(_bundle(tmp_path, _staged(kind="warn")))
+
+    def test_rule_passing_another_instant_is_refused(self, tmp_path: Path) -> None:
+        other = _STAGED_BUILDER.format(instant="2027-01-16T00:00:00+01:00")
+        with pytest.raises(ConfigurationError, match="the same instant as its METADATA"):
+            rule_metadata(_bundle(tmp_path, _staged(builder=other)))
+
+    def test_rule_not_using_the_staged_builder_is_refused(self, tmp_path: Path) -> None:
+        plain = 'data.lib.result.violation("things.short", msg, "")'
+        with pytest.raises(ConfigurationError, match="builds its findings with"):
+            rule_metadata(_bundle(tmp_path, _staged(builder=plain)))
+
+    def test_staged_builder_without_effective_on_is_refused(self, tmp_path: Path) -> None:
+        rule = _staged().replace('#   effective_on: "2027-01-15T00:00:00+01:00"\n', "")
+        with pytest.raises(ConfigurationError, match=r"has no custom\.effective_on"):
+            rule_metadata(_bundle(tmp_path, rule))
+
+
+class TestPolicyRules:
+    def test_rules_by_code_carry_the_bundle_digest(self, tmp_path: Path) -> None:
+        bundle = _bundle(tmp_path, _rule("b.code"), _staged())
+        rules = policy_rules(bundle)
+        assert rules.digest == bundle.digest
+        assert rules.codes == {"b.code", "things.short"}
+        assert rules.by_code["things.short"].effective_on == "2027-01-15T00:00:00+01:00"
 
 
 class TestAnnotatedRules:

@@ -1,4 +1,8 @@
-"""The OPA bundle tarball: contents, determinism, test exclusion, OPA's signature format."""
+"""The OPA bundle tarball: contents, determinism, test exclusion, OPA's signature format.
+
+``TestOnRealOpa`` has a real OPA (skipped without an ``opa`` binary) load the
+bundles: signed ones must verify, and one changed after signing must not.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ import json
 import os
 import tarfile
 from pathlib import Path
+from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -20,6 +26,7 @@ from release_gate.errors import ConfigurationError
 from release_gate.policy.bundle import load_bundle
 from release_gate.policy.opa_bundle import build_bundle, opa_file_hash
 from tests.governance import GOVERNANCE_FILE
+from tests.opa_server import OpaBinaryError, OpaServer, running_opa
 
 DATA_FILE = str(GOVERNANCE_FILE)
 GATE = 'package release.gate\n\nimport rego.v1\n\ndecision := {"allow": true}\n'
@@ -171,6 +178,69 @@ class TestSignature:
     ) -> None:
         with pytest.raises(ConfigurationError, match="need --signing-key"):
             build_bundle(policies, tmp_path / "b.tar.gz", signing_key=None, key_id="k")
+
+
+def _signed(policies: Path, tmp_path: Path, key: Any, **kwargs: Any) -> tuple[Path, Path]:
+    """The bundle signed with ``key``, and the PEM of its public half."""
+    (tmp_path / "key.pem").write_bytes(_pem(key))
+    public = tmp_path / "verify.pem"
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    out = build_bundle(policies, tmp_path / "b.tar.gz", signing_key=tmp_path / "key.pem", **kwargs)
+    return out, public
+
+
+class TestOnRealOpa:
+    @pytest.mark.parametrize(("alg", "scope"), [("RS256", "write"), ("ES384", None)])
+    def test_opa_verifies_and_activates_a_signed_bundle(
+        self, opa_binary: Path, policies: Path, tmp_path: Path, alg: str, scope: str | None
+    ) -> None:
+        """OPA hashes data.json canonically: 1.50, <b>, U+2028 and é must hash as we do."""
+        key: Any = (
+            rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            if alg == "RS256"
+            else ec.generate_private_key(ec.SECP384R1())
+        )
+        bundle, public = _signed(
+            policies, tmp_path, key, key_id="release-gate-bundles", scope=scope
+        )
+        args = [
+            "--bundle",
+            str(bundle),
+            f"--verification-key={public}",
+            "--verification-key-id=release-gate-bundles",
+            f"--signing-alg={alg}",
+        ]
+        args += [f"--scope={scope}"] if scope else []
+        with running_opa(opa_binary, *args, log=tmp_path / "opa.log") as opa:
+            answer = httpx.get(f"{opa.url}/v1/data/governance", timeout=5.0).json()
+            assert answer["result"] == json.loads(DATA)
+            answer = httpx.get(f"{opa.url}/v1/data/system/bundles", timeout=5.0).json()
+            assert answer["result"][str(bundle)]["manifest"]["revision"] == "2026.11.26-1"
+
+    def test_opa_refuses_a_bundle_changed_after_signing(
+        self, opa_binary: Path, policies: Path, tmp_path: Path
+    ) -> None:
+        key = ec.generate_private_key(ec.SECP256R1())
+        bundle, public = _signed(policies, tmp_path, key, key_id="k")
+        members = _members(bundle)
+        members[DATA_FILE] = DATA.replace("86400", "86401").encode()
+        with tarfile.open(bundle, "w:gz") as tar:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        args = ["--bundle", str(bundle), f"--verification-key={public}", "--verification-key-id=k"]
+        server = OpaServer(opa_binary, *args, "--signing-alg=ES256", log=tmp_path / "opa.log")
+        try:
+            with pytest.raises(OpaBinaryError, match="did not start"):
+                server.start()
+        finally:
+            server.stop()
+        assert f"{DATA_FILE}: digest mismatch" in (tmp_path / "opa.log").read_text()
 
 
 class TestOpaFileHash:

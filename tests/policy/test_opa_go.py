@@ -2,6 +2,8 @@
 
 Runs on OPA's own Go evaluator in-process (``opa_bindings``, OPA v1.20.2, see
 ``tests/parity/opa_go.py``); skipped with that reason where it is not installed.
+With an ``opa`` binary, ``make test`` also runs the real ``opa test`` and ``opa
+check --strict``; these stand in for them where there is none.
 
 - ``opa test``: every ``test_*`` rule of ``policies/tests/`` evaluated on OPA,
   with the bundle's modules and data, must be exactly ``true``. OPA's parser

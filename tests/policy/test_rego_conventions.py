@@ -19,7 +19,12 @@ from tests.helpers import CONTRACT_CODES, documented_codes
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
 _PACKAGE = re.compile(r"^package\s+(\S+)\s*$", re.MULTILINE)
-_TEST_NAME = re.compile(r"^test_[a-z0-9_]+_(denied|allowed)_when_[a-z0-9_]+$")
+#: test_<rule>_<denied|allowed|warned>_when_<condition>; a helper of lib/ is tested as
+#: test_<helper>_of_<argument>_is_<result> (test_duration_of_90_is_1m_30s).
+_TEST_NAME = re.compile(
+    r"^test_[a-z0-9_]+_(denied|allowed|warned)_when_[a-z0-9_]+$"
+    r"|^test_[a-z0-9_]+_of_[a-z0-9_]+_is_[a-z0-9_]+$"
+)
 _RULE_HEAD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\b")
 _KEYWORDS = {"package", "import", "default"}
 
@@ -161,10 +166,18 @@ class TestRegoTests:
                 seen.add(name)
 
     @pytest.mark.parametrize("code", sorted(documented_codes()))
-    @pytest.mark.parametrize("outcome", ["denied", "allowed"])
+    @pytest.mark.parametrize("outcome", ["fires", "allowed"])
     def test_every_code_has_a_test_that_fires_and_one_that_does_not(
         self, code: str, outcome: str
     ) -> None:
+        """A deny rule's test that fires is ``denied_when``, a warn rule's ``warned_when``."""
+        kinds = {
+            rule.annotation["custom"]["code"]: rule.kind
+            for rule in _policy_rules()
+            if rule.annotation
+        }
+        if outcome == "fires":
+            outcome = "warned" if kinds.get(code) == "warn" else "denied"
         prefix, rule = code.split(".", 1)
         topic = {"signature": "signatures"}.get(prefix, prefix)
         text = (POLICIES / "tests" / f"{topic}_test.rego").read_text(encoding="utf-8")

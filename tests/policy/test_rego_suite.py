@@ -176,12 +176,21 @@ class TestEmbeddedEnginePanics:
         assert held == []
 
     def test_a_rust_panic_is_an_engine_error_not_a_crash(self, gate_policies: Path) -> None:
-        engine = EmbeddedEngine(load_bundle(gate_policies), threads=1)
         foreign = regorus.Engine()  # built on this thread: using it on another panics in pyo3
+        engine = EmbeddedEngine(load_bundle(gate_policies), threads=1, builder=lambda _: foreign)
         try:
-            engine._pool.submit(setattr, engine._local, "engine", foreign).result(timeout=10)
             with pytest.raises(PolicyEngineError, match="panicked"):
                 engine.evaluate("{}")
-            engine._pool.submit(delattr, engine._local, "engine").result(timeout=10)
+            with pytest.raises(PolicyEngineError, match="panicked"):
+                engine.evaluate("{}")  # the thread survives its panic
         finally:
-            engine.close()
+            engine.close()  # the thread drops its reference; ``foreign`` dies here, on its own
+
+    def test_engines_outlive_no_thread_of_theirs(self, gate_policies: Path) -> None:
+        """Built, used and dropped on their own threads: close leaves no engine behind."""
+        engine = EmbeddedEngine(load_bundle(gate_policies), threads=2)
+        threads = list(engine._threads)
+        engine.close()
+        assert not any(t.is_alive() for t in threads)
+        with pytest.raises(PolicyEngineError, match="shut down"):
+            engine.evaluate("{}")

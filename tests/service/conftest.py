@@ -72,13 +72,19 @@ def fresh_settings(settings: Settings, tmp_path: Path) -> Settings:
 
 def pin_clock(runtime: Runtime, now: dt.datetime) -> None:
     """Rebuild the runtime's gate with a fixed clock (a dependency override)."""
-    if runtime.gate is None or runtime.governance is None or runtime.engine is None:
+    if (
+        runtime.gate is None
+        or runtime.governance is None
+        or runtime.engine is None
+        or runtime.rules is None
+    ):
         return
     settings = runtime.settings
     instant = int(now.timestamp()) * 1_000_000_000
     runtime.gate = Gate(
         governance=runtime.governance,
         engine=runtime.engine,
+        rules=runtime.rules,
         store=runtime.store,
         minter=runtime.minter,
         limits=Limits(

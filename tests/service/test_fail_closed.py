@@ -53,6 +53,15 @@ ODD_DECISIONS = {
     "allow-with-violations": (
         'decision := {"allow": true, "violations": violations, "warnings": []}'
     ),
+    # contract section 8: every finding is explained from its rule's METADATA, by code
+    "undeclared-code": (
+        'decision := {"allow": false, "violations": [{"code": "made.up", "message": "m", '
+        '"path": ""}], "warnings": []}'
+    ),
+    "undeclared-warning-code": (
+        'decision := {"allow": false, "violations": violations, "warnings": [{"code": '
+        '"made.up", "message": "m", "path": ""}]}'
+    ),
 }
 
 

@@ -55,9 +55,17 @@ class TestPolicyEndpoint:
         assert {r["code"] for r in rules} == documented_codes()
         assert CONTRACT_CODES <= documented_codes()
         for rule in rules:
-            assert set(rule) == {"code", "title", "description", "solution"}
+            assert set(rule) == {
+                "code",
+                "title",
+                "description",
+                "solution",
+                "level",
+                "effective_on",
+            }
             assert rule["title"]
             assert rule["description"]
+            assert (rule["level"], rule["effective_on"]) == ("deny", None)
 
     def test_digest_changes_with_data_but_not_with_tests(
         self, tmp_path: Path, settings: Settings, rego_policies: Path

@@ -60,14 +60,36 @@ def _wait_ready(gate: GateProcess) -> None:
     raise TimeoutError("the gate did not become ready")
 
 
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
 @contextmanager
-def serve(db_url: str, key_file: Path, state_dir: Path, *, policies: Path) -> Iterator[GateProcess]:
+def serve(
+    db_url: str,
+    key_file: Path,
+    state_dir: Path,
+    *,
+    policies: Path,
+    workers: int = 1,
+    log: Path | None = None,
+) -> Iterator[GateProcess]:
     port = _free_port()
+    argv = [str(Path(sys.executable).parent / "release-gate"), "serve", "--port", str(port)]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
+    output = log.open("wb") if log is not None else subprocess.DEVNULL
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "release-gate"), "serve", "--port", str(port)],
-        env=_env(db_url, key_file, state_dir, policies),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        argv, env=_env(db_url, key_file, state_dir, policies), stdout=output, stderr=output
     )
     gate = GateProcess(process, f"http://127.0.0.1:{port}")
     try:
@@ -81,3 +103,5 @@ def serve(db_url: str, key_file: Path, state_dir: Path, *, policies: Path) -> It
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+        if log is not None:
+            output.close()  # type: ignore[union-attr]

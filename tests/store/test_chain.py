@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from release_gate.cli import main
 from release_gate.runtime import Runtime
+from release_gate.store import ChainReport, Store
 from tests.helpers import ManifestFactory
 from tests.store._flow import evaluate, revision
 
@@ -143,3 +146,44 @@ class TestAuditVerify:
         url = f"sqlite:///{tmp_path / 'empty.db'}"
         assert main(["audit", "verify", "--database-url", url]) == 2
         assert "status" in json.loads(capsys.readouterr().out)
+
+
+class TestVerifyWhileWriting:
+    def test_verify_is_right_while_two_replicas_append(self, any_db_url: str) -> None:
+        """Head and entries are read in one snapshot: a walk that overlaps commits never
+        reports "the chain ends at seq N but the head says N-1" on an untouched chain."""
+        replicas = [Store(any_db_url), Store(any_db_url)]
+        stop = threading.Event()
+        placed = [0, 0]
+
+        def write(index: int) -> None:
+            store = replicas[index]
+            while not stop.is_set():
+                store.holds.place(
+                    packet_id=f"PKT-{index}-{placed[index]}",
+                    revision=1,
+                    lane=None,
+                    reason="busy",
+                    actor="writer",
+                    now_ns=time.time_ns(),
+                )
+                placed[index] += 1
+
+        writers = [threading.Thread(target=write, args=(i,)) for i in range(2)]
+        for writer in writers:
+            writer.start()
+        auditor = Store(any_db_url)
+        try:
+            deadline = time.monotonic() + 60
+            reports: list[ChainReport] = []
+            while len(reports) < 12 and time.monotonic() < deadline:
+                reports.append(auditor.verify_chain())
+        finally:
+            stop.set()
+            for writer in writers:
+                writer.join(timeout=20)
+            for store in (*replicas, auditor):
+                store.close()
+        assert min(placed) > 0, "both replicas wrote during the walks"
+        assert len(reports) == 12
+        assert [r.problem for r in reports if not r.ok] == []

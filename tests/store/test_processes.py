@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +18,7 @@ from release_gate.store import Store
 from tests.databases import database_url, migrate, pg_schema_url
 from tests.helpers import LANE, ManifestFactory
 from tests.store._flow import revision
-from tests.store._server import GateProcess, serve
+from tests.store._server import GateProcess, children, serve
 
 pytestmark = pytest.mark.slow
 
@@ -176,3 +178,94 @@ class TestReplicas:
             assert set(verdicts) <= {None, "token.revoked"}
         finally:
             store.close()
+
+
+class TestWorkers:
+    @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+    def test_workers_share_one_port_and_one_chain_and_survive_a_killed_worker(
+        self,
+        backend: str,
+        tmp_path: Path,
+        signing_key_file: Path,
+        gate_policies: Path,
+        make_manifest: ManifestFactory,
+    ) -> None:
+        """``serve --workers 2``: concurrent decisions land in one intact chain; a worker
+        killed mid-burst is started again, and every token received has its record."""
+        log = tmp_path / "serve.log"
+        tokens: list[dict[str, Any]] = []
+        stop = threading.Event()
+        with database_url(backend, tmp_path) as url:
+            migrate(url)
+            with serve(
+                url,
+                signing_key_file,
+                tmp_path / "state",
+                policies=gate_policies,
+                workers=2,
+                log=log,
+            ) as gate:
+                deadline = time.monotonic() + BURST_DEADLINE_SECONDS
+                while len(children_serving(gate)) < 2:
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.05)
+                manifest = revision(make_manifest, 3, supersedes=2)
+                threads = [
+                    threading.Thread(target=_resilient_burst(gate, manifest, tokens, stop))
+                    for _ in range(WORKERS)
+                ]
+                for thread in threads:
+                    thread.start()
+                while len(tokens) < KILL_AFTER_TOKENS and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                victim = children_serving(gate)[0]
+                os.kill(victim, signal.SIGKILL)
+                while "starting it again" not in log.read_text():
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.05)
+                after_kill = len(tokens)
+                while len(tokens) < after_kill + KILL_AFTER_TOKENS:
+                    assert time.monotonic() < deadline, "no approvals after the restart"
+                    time.sleep(0.005)
+                stop.set()
+                for thread in threads:
+                    thread.join(timeout=15)
+                gate.process.send_signal(signal.SIGTERM)
+                assert gate.process.wait(timeout=30) == 0, log.read_text()
+            store = Store(url)
+            try:
+                for decision in tokens:
+                    record = store.decisions.get_by_token(decision["decision_id"])
+                    assert record is not None, "a token left a worker without a committed record"
+                report = store.verify_chain()
+                assert report.ok, report.to_dict()
+            finally:
+                store.close()
+
+
+def children_serving(gate: GateProcess) -> list[int]:
+    """The supervisor's worker processes (its children other than the resource tracker)."""
+    return [
+        pid
+        for pid in children(gate.process.pid)
+        if "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    ]
+
+
+def _resilient_burst(
+    gate: GateProcess, manifest: dict[str, Any], tokens: list[dict[str, Any]], stop: threading.Event
+) -> Callable[[], None]:
+    """Like ``_burst``, but a connection lost with a killed worker is opened again."""
+
+    def worker() -> None:
+        while not stop.is_set():
+            with httpx.Client(timeout=10) as client:
+                try:
+                    while not stop.is_set():
+                        response = _post(gate.url, "/v1/evaluate", manifest, client)
+                        if response.status_code == 200 and response.json()["token"]:
+                            tokens.append(response.json())
+                except httpx.HTTPError:
+                    continue
+
+    return worker

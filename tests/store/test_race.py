@@ -41,9 +41,11 @@ class _Interleaving:
 def _gate(runtime: Runtime, engine: object) -> Gate:
     assert runtime.store is not None
     assert runtime.governance is not None
+    assert runtime.rules is not None
     return Gate(
         governance=runtime.governance,
         engine=engine,  # type: ignore[arg-type]
+        rules=runtime.rules,
         store=runtime.store.decisions,
         minter=runtime.minter,
         limits=Limits(max_signatures=32, max_objections=1000, max_evidence=1000),

@@ -91,13 +91,35 @@ class TestHolds:
         assert verify(gate, before)["reason"] == "token.revoked"
         assert verify(gate, after)["valid"] is True
 
-    def test_hold_in_another_lane_or_revision_does_not_apply(
+    def test_hold_on_another_revision_does_not_apply(
         self, gate: TestClient, make_manifest: ManifestFactory
     ) -> None:
-        _hold(gate, revision=3, lane="other-lane", reason="x")
         _hold(gate, revision=2, reason="y")
         assert evaluate(gate, revision(make_manifest, 3, supersedes=2))["allow"] is True
-        assert len(gate.get("/v1/holds").json()["holds"]) == 2
+        assert len(gate.get("/v1/holds").json()["holds"]) == 1
+
+    def test_hold_on_a_lane_governance_does_not_define_is_422_and_holds_nothing(
+        self, gate: TestClient, make_manifest: ManifestFactory
+    ) -> None:
+        """A mistyped lane must not look like a stopped release (it would hold nothing)."""
+        head = gate.get("/v1/decisions/head").json()
+        response = post_json(
+            gate,
+            "/v1/holds",
+            {
+                "packet_id": "PKT-TEST-1",
+                "revision": 3,
+                "lane": "exec-customer-reveiw",
+                "reason": "x",
+            },
+        )
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+        assert [e["pointer"] for e in response.json()["errors"]] == ["/lane"]
+        assert "exec-customer-reveiw" in response.json()["errors"][0]["detail"]
+        assert gate.get("/v1/holds").json()["holds"] == []
+        assert gate.get("/v1/decisions/head").json() == head
+        assert evaluate(gate, revision(make_manifest, 3, supersedes=2))["allow"] is True
 
     def test_lifting_twice_is_a_conflict_and_unknown_is_not_found(self, gate: TestClient) -> None:
         hold = _hold(gate, revision=3, reason="x")

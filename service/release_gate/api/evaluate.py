@@ -60,13 +60,15 @@ async def evaluate(
         seconds=time.perf_counter() - started,
         stages=decision.timings,
     )
+    metrics.observe_warnings(w.code for w in decision.warnings)
     logger.info(
-        "decision %s allow=%s packet=%s@%s lane=%s violations=%s",
+        "decision %s allow=%s packet=%s@%s lane=%s violations=%s warnings=%s",
         decision.decision_id,
         decision.allow,
         decision.packet.id,
         decision.packet.revision,
         decision.lane,
         ",".join(decision.codes) or "-",
+        ",".join(w.code for w in decision.warnings) or "-",
     )
     return JSONResponse(decision.to_wire())

@@ -19,7 +19,9 @@ from starlette.concurrency import run_in_threadpool
 from release_gate.api.body import read_model
 from release_gate.api.deps import ReleaseOwnerDep, RuntimeDep, StoreDep
 from release_gate.api.schemas import json_body, problem_responses
-from release_gate.errors import InvalidRequest
+from release_gate.errors import FieldError, InvalidRequest
+from release_gate.policy.governance import GovernanceError
+from release_gate.runtime import Runtime
 from release_gate.store import HoldNotFound
 
 __all__ = ["router"]
@@ -49,6 +51,18 @@ class HoldIn(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_no_nul)]
 
 
+def _check_lane(runtime: Runtime, lane: str) -> None:
+    """A hold names a lane the governance data defines (a typo would hold nothing)."""
+    if runtime.governance is None:
+        raise GovernanceError(
+            f"cannot check lane {lane!r}: {runtime.load_error or 'policies are not loaded'}; "
+            "a hold without a lane (every lane) can still be placed"
+        )
+    if lane not in runtime.governance.lanes:
+        detail = f"lane {lane!r} is not defined in the governance data"
+        raise InvalidHoldRequest(detail, errors=(FieldError("/lane", detail),))
+
+
 @router.post(
     "/v1/holds",
     status_code=201,
@@ -66,6 +80,8 @@ async def place_hold(
         max_depth=runtime.settings.max_nesting_depth,
         error=InvalidHoldRequest,
     )
+    if req.lane is not None:
+        _check_lane(runtime, req.lane)
     hold = await run_in_threadpool(
         lambda: store.holds.place(
             packet_id=req.packet_id,

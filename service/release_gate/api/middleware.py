@@ -3,7 +3,9 @@
 ``X-Request-ID`` is accepted from the caller when it is 1-128 characters of
 ``[A-Za-z0-9._:@+-]`` (anything else could smuggle text into logs, so it is
 replaced), generated otherwise, and always returned. One access line per
-request is logged with the path only: query strings are never logged.
+request is logged with the route template only (query strings and unmatched
+paths are never logged), and with the method's metrics label: a method the app
+does not serve is written ``other``, so a caller cannot put its text in the log.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from release_gate.ops.logs import bind_request, unbind_request
-from release_gate.ops.metrics import Metrics
+from release_gate.ops.metrics import OTHER, UNMATCHED_ROUTE, Metrics
 
 __all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware", "request_id_from"]
 
@@ -66,7 +68,10 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            method, route = scope.get("method", "-"), _route(scope)
+            metrics = getattr(getattr(scope.get("app"), "state", None), "metrics", None)
+            metrics = metrics if isinstance(metrics, Metrics) else None
+            method = metrics.labels.method(scope.get("method")) if metrics else OTHER
+            route = _route(scope)
             logger.info(
                 "%s %s %s",
                 method,
@@ -74,8 +79,7 @@ class RequestContextMiddleware:
                 state["status"],
                 extra={"status": state["status"], "duration_ms": _ms(started)},
             )
-            metrics = getattr(getattr(scope.get("app"), "state", None), "metrics", None)
-            if isinstance(metrics, Metrics):
+            if metrics is not None:
                 metrics.observe_request(method=method, route=route, status=state["status"])
             unbind_request(token)
 
@@ -83,7 +87,7 @@ class RequestContextMiddleware:
 def _route(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "(unmatched)"
+    return path if isinstance(path, str) else UNMATCHED_ROUTE
 
 
 def _ms(started: float) -> float:

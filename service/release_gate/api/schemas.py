@@ -35,6 +35,8 @@ class ViolationOut(_Out):
     code: str
     message: str
     path: str
+    title: str
+    solution: str
 
 
 class PacketOut(_Out):
@@ -80,6 +82,8 @@ class RuleOut(_Out):
     title: str
     description: str
     solution: str | None
+    level: Literal["deny", "warn"]
+    effective_on: str | None
 
 
 class PolicyOut(_Out):

@@ -10,6 +10,7 @@ from typing import Any
 from release_gate.app import create_app
 from release_gate.cli._common import EXIT_ERROR, add_policies_flag, settings_from
 from release_gate.cli.server import run_server
+from release_gate.cli.workers import run_workers
 from release_gate.errors import GateError
 from release_gate.ops.logs import configure_logging
 from release_gate.runtime import build_runtime, freeze_startup_heap
@@ -34,12 +35,18 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--port", type=int, help="listen port (default: $RELEASE_GATE_PORT or 8080)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes on the one port (default: $RELEASE_GATE_WORKERS or 1); "
+        "each has its own engine threads and all append to one chain",
+    )
     add_policies_flag(parser)
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings = settings_from(args, host=args.host, port=args.port)
+    settings = settings_from(args, host=args.host, port=args.port, workers=args.workers)
     configure_logging(settings.effective_log_format)
     try:
         runtime = build_runtime(settings)
@@ -47,6 +54,9 @@ def _run(args: argparse.Namespace) -> int:
         logger.error("release-gate cannot start: %s", exc.detail)
         sys.stderr.write(f"release-gate serve: {exc.detail}\n")
         return EXIT_ERROR
+    if settings.workers > 1:
+        runtime.close()  # it checked the configuration; each worker builds its own
+        return run_workers(settings, count=settings.workers)
     freeze_startup_heap()
     try:
         run_server(create_app(settings, runtime=runtime), settings=settings, drain=runtime.drain)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import time
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
@@ -33,10 +35,18 @@ GRACEFUL_SHUTDOWN_SECONDS = 30
 class GracefulServer(uvicorn.Server):
     """A uvicorn server that drains on SIGTERM before it stops accepting."""
 
-    def __init__(self, config: uvicorn.Config, *, drain: Drain, drain_seconds: float) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        *,
+        drain: Drain,
+        drain_seconds: float,
+        on_started: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(config)
         self._drain = drain
         self._drain_seconds = drain_seconds
+        self._on_started = on_started
         self._drain_until: float | None = None
         self._announced = False
 
@@ -54,6 +64,11 @@ class GracefulServer(uvicorn.Server):
         else:  # no drain configured, or a second SIGTERM: stop now (in-flight still finish)
             self.should_exit = True
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._on_started is not None:
+            self._on_started()
+
     async def on_tick(self, counter: int) -> bool:
         if self._drain_until is not None and not self.should_exit:
             if not self._announced:
@@ -68,8 +83,17 @@ class GracefulServer(uvicorn.Server):
         return await super().on_tick(counter)
 
 
-def run_server(app: FastAPI, *, settings: Settings, drain: Drain) -> None:
-    """Serve ``app`` on ``settings.host:port`` until drained and stopped."""
+def run_server(
+    app: FastAPI,
+    *,
+    settings: Settings,
+    drain: Drain,
+    sockets: list[socket.socket] | None = None,
+    on_started: Callable[[], None] | None = None,
+) -> None:
+    """Serve ``app`` on ``settings.host:port`` (or on ``sockets`` a supervisor bound,
+    ``serve --workers``, told through ``on_started`` once serving) until drained and
+    stopped."""
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -79,4 +103,7 @@ def run_server(app: FastAPI, *, settings: Settings, drain: Drain) -> None:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         server_header=False,
     )
-    GracefulServer(config, drain=drain, drain_seconds=settings.drain_seconds).run()
+    server = GracefulServer(
+        config, drain=drain, drain_seconds=settings.drain_seconds, on_started=on_started
+    )
+    server.run(sockets)

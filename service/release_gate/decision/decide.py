@@ -5,6 +5,7 @@
     verify        Ed25519 signatures against the trust store  (decision.signatures)
     facts         the packet's history and holds, from the log (DecisionLog.facts)
     evaluate      the Rego policy on those facts              (decision.policy_input, policy)
+    explain       each finding's title and solution (METADATA) (decision.explain)
     mint          an allow's token, signed, not yet released  (decision.mint)
     record        committed to the decision log; if the facts moved meanwhile,
                   evaluate again; on failure the token is dropped (DecisionLog.append)
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from release_gate.decision.canonical import manifest_digest
+from release_gate.decision.explain import explain
 from release_gate.decision.log import DecisionLog, FactsChanged
 from release_gate.decision.manifest import Limits, Manifest, validate_manifest
 from release_gate.decision.mint import Minted, accepted_objections, mint
@@ -35,6 +37,7 @@ from release_gate.keys.tokens import TokenMinter
 from release_gate.ops.logs import bind_decision_id
 from release_gate.policy.engine import PolicyEngine, PolicyResult
 from release_gate.policy.governance import Governance
+from release_gate.policy.metadata import PolicyRules
 from release_gate.timestamps import format_ns
 
 __all__ = ["STAGES", "Gate"]
@@ -77,6 +80,7 @@ class Gate:
         *,
         governance: Governance,
         engine: PolicyEngine,
+        rules: PolicyRules,
         store: DecisionLog | None,
         minter: TokenMinter,
         limits: Limits,
@@ -85,11 +89,17 @@ class Gate:
     ) -> None:
         self._governance = governance
         self._engine = engine
+        self._rules = rules
         self._store = store
         self._minter = minter
         self._limits = limits
         self._max_depth = max_depth
         self._clock = clock
+
+    @property
+    def rules(self) -> PolicyRules:
+        """The METADATA of the rules this gate's policy is made of, by code."""
+        return self._rules
 
     def evaluate(self, body: bytes, *, now_ns: int | None = None) -> Decision:
         """Decide on one manifest. ``now_ns`` makes a dry run: not recorded, no token."""
@@ -117,7 +127,10 @@ class Gate:
     def _facts(self, manifest: Manifest) -> Facts:
         if self._store is None:
             return Facts()
-        return self._store.facts(packet_id=manifest.packet.id, lane=manifest.lane)
+        evidence = tuple(dict.fromkeys((e.source, e.ref) for e in manifest.evidence))
+        return self._store.facts(
+            packet_id=manifest.packet.id, lane=manifest.lane, evidence=evidence
+        )
 
     def _attempt(
         self, case: _Case, facts: Facts, now_ns: int | None, watch: _Stopwatch
@@ -132,7 +145,7 @@ class Gate:
             now_ns=evaluated_ns,
             facts=facts,
         )
-        result = self._engine.evaluate(policy_input)
+        result = explain(self._engine.evaluate(policy_input), self._rules)
         watch.lap("evaluate")
         decision_id = str(uuid.uuid4())
         bind_decision_id(decision_id)

@@ -21,8 +21,11 @@ class FactsChanged(Exception):
 
 
 class DecisionLog(Protocol):
-    def facts(self, *, packet_id: str, lane: str) -> Facts:
-        """The packet's facts in the lane now (:class:`StoreUnavailable` if unreadable)."""
+    def facts(
+        self, *, packet_id: str, lane: str, evidence: tuple[tuple[str, str], ...] = ()
+    ) -> Facts:
+        """The packet's facts in the lane now, with the newest snapshots of the
+        ``evidence`` (source, ref) it cites (:class:`StoreUnavailable` if unreadable)."""
         ...
 
     def append(self, decision: Decision, *, expected_facts: Facts | None) -> None:

@@ -27,14 +27,21 @@ __all__ = [
     "PacketRef",
     "PolicyRef",
     "Signer",
+    "Snapshot",
     "Violation",
     "violation_to_wire",
 ]
 
 
 def violation_to_wire(violation: Violation) -> dict[str, str]:
-    """One item of a decision's ``violations`` or ``warnings``."""
-    return {"code": violation.code, "message": violation.message, "path": violation.path}
+    """One item of a decision's ``violations`` or ``warnings`` (contract section 8)."""
+    return {
+        "code": violation.code,
+        "message": violation.message,
+        "path": violation.path,
+        "title": violation.title,
+        "solution": violation.solution,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,17 +63,34 @@ class Hold:
 
 
 @dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The newest material snapshot a source system reported for one piece of evidence
+    (``POST /v1/evidence-events``, contract section 9)."""
+
+    source: str
+    ref: str
+    digest: str
+    observed_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class Facts:
     """What the store knows about a packet that the manifest cannot say itself.
 
     Read before evaluation and again under the chain lock; an allow whose facts
     moved in between is evaluated again (:mod:`release_gate.decision.decide`).
-    The JSON form is the policy input's ``facts.history`` and ``facts.holds``
-    (docs/policy-input.md) and what the decision log keeps.
+    ``snapshots`` are the newest material snapshots of the evidence the manifest
+    cites (only those a source system reported), sorted by source and ref. The
+    JSON form is what the decision log keeps; the policy input carries the same
+    facts (docs/policy-input.md).
     """
 
     history: History = History()
     holds: tuple[Hold, ...] = ()
+    snapshots: tuple[Snapshot, ...] = ()
+
+    def snapshot(self, source: str, ref: str) -> Snapshot | None:
+        return next((s for s in self.snapshots if s.source == source and s.ref == ref), None)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +101,10 @@ class Facts:
             "holds": [
                 {"hold_id": h.hold_id, "revision": h.revision, "lane": h.lane, "reason": h.reason}
                 for h in self.holds
+            ],
+            "snapshots": [
+                {"source": s.source, "ref": s.ref, "digest": s.digest, "observed_at": s.observed_at}
+                for s in self.snapshots
             ],
         }
 
@@ -94,6 +122,7 @@ class Facts:
                 )
                 for h in value["holds"]
             ),
+            snapshots=tuple(Snapshot(**item) for item in value.get("snapshots", ())),
         )
 
 

@@ -8,7 +8,8 @@ longer than the request). Roles:
 
 - ``evaluator``: ``POST /v1/evaluate``
 - ``verifier``: ``POST /v1/verify``, ``GET /v1/revocations``
-- ``auditor``: ``GET /v1/decisions``, ``GET /v1/decisions/{id}``, the chain head
+- ``auditor``: ``GET /v1/decisions``, ``GET /v1/decisions/{id}``, the chain head, the
+  packet pages (``/ui/``)
 - ``release_owner``: ``POST /v1/holds``, ``DELETE /v1/holds/{id}``, ``GET /v1/holds``
 
 Auth is off only in development mode with no key file (a loud warning at
@@ -134,6 +135,10 @@ class Authenticator:
         if found is None:
             raise Unauthorized("the API key is not valid")
         return Principal(name=found.name, roles=found.roles)
+
+    def key_named(self, name: str) -> ApiKey | None:
+        """The configured key called ``name`` (a session checks its key is still there)."""
+        return next((key for key in self._keys if key.name == name), None)
 
     def require(self, authorization: str | None, role: str) -> Principal:
         principal = self.authenticate(authorization)

@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from release_gate.errors import ConfigurationError
+from release_gate.ops.files import make_private_dirs
+from release_gate.ops.logs import INSECURE_DEFAULT
 from release_gate_client.jwk import jwk_thumbprint, public_jwk
 
 __all__ = [
@@ -83,12 +85,13 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 
 def write_private_key(path: Path, key: Ed25519PrivateKey, *, force: bool) -> None:
-    """Write ``key`` as PKCS#8 PEM with mode 0600; never overwrite without ``force``."""
+    """Write ``key`` as PKCS#8 PEM with mode 0600 (missing directories 0700); never
+    overwrite without ``force``."""
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(path.parent)
     fd = os.open(path, flags, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
@@ -99,13 +102,14 @@ def load_or_create_dev_key(path: Path) -> SigningKey:
     """The development signing key: created on first start, with a loud warning."""
     if not path.exists():
         write_private_key(path, Ed25519PrivateKey.generate(), force=False)
-        logger.warning("created a DEVELOPMENT signing key at %s", path)
+        logger.warning("created a DEVELOPMENT signing key at %s", path, extra=INSECURE_DEFAULT)
     key = load_private_key(path)
     logger.warning(
         "INSECURE: signing approval tokens with the development key %s (kid %s). "
         "Set RELEASE_GATE_SIGNING_KEY_FILE to a managed key for anything but local use.",
         path,
         key.kid,
+        extra=INSECURE_DEFAULT,
     )
     return key
 

@@ -97,14 +97,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(fmt: str, *, quiet: bool = False) -> None:
-    """Configure the root logger once for a process (the CLI calls this, never imports)."""
+#: ``extra=`` of the warnings about an insecure default (dev key, auth off): a worker of
+#: ``serve --workers`` drops them, since its supervisor has said them once already.
+INSECURE_DEFAULT = {"insecure_default": True}
+
+
+def _not_insecure_default(record: logging.LogRecord) -> bool:
+    return not getattr(record, "insecure_default", False)
+
+
+def configure_logging(fmt: str, *, quiet: bool = False, repeat_warnings: bool = True) -> None:
+    """Configure the root logger once for a process (the CLI calls this, never imports).
+
+    ``repeat_warnings=False`` drops the insecure-default warnings (:data:`INSECURE_DEFAULT`).
+    """
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(ContextFilter())
+    if not repeat_warnings:
+        handler.addFilter(_not_insecure_default)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if quiet else logging.INFO)

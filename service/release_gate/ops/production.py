@@ -13,7 +13,10 @@ Each check returns a problem that names its fix. The gate refuses to start
 The demo keys are recognised by their public halves, listed below: the
 private halves are public in ``manifests/examples/keys/`` (a test checks that
 this list matches them), so a signature made with one proves nothing. The
-list is public data, so the image never needs the demo private keys.
+list is public data, so the image never needs the demo private keys. Keys are
+compared as their raw 32 bytes, never as text: one key can be written many
+ways (padding, the standard alphabet, non-zero unused bits), and the trust
+store refuses every way but the canonical one.
 """
 
 from __future__ import annotations
@@ -23,19 +26,21 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from release_gate.config import Settings
 from release_gate.errors import ConfigurationError
 from release_gate.policy.governance import Governance
-from release_gate_client.jwk import public_jwk
+from release_gate_client.b64url import b64url_decode
 
 __all__ = [
     "DEMO_PUBLIC_KEYS",
     "auth_enabled",
     "check_production",
     "governance_problems",
+    "is_demo_key",
     "settings_problems",
 ]
 
@@ -50,6 +55,13 @@ DEMO_PUBLIC_KEYS = frozenset(
         "X__4RuCmccB-fvm5tfgPgdkExtSch--saSoFj7OUx6g",  # tomas-lindqvist
     }
 )
+_DEMO_KEY_BYTES = frozenset(b64url_decode(x) for x in DEMO_PUBLIC_KEYS)
+
+
+def is_demo_key(key: Ed25519PublicKey | bytes) -> bool:
+    """Is ``key`` (a key, or its raw 32 bytes) a published demo key? Compares bytes."""
+    raw = key if isinstance(key, bytes) else key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return raw in _DEMO_KEY_BYTES
 
 
 def auth_enabled(settings: Settings) -> bool:
@@ -137,15 +149,15 @@ def governance_problems(
     problems = []
     for subject, record in sorted(governance.signers.items()):
         for key in record.keys:
-            if key.public_key in DEMO_PUBLIC_KEYS:
+            if is_demo_key(governance.key_bytes[(subject, key.key_id)]):
                 problems.append(
                     f"the trust store holds a published demo key ({subject!r}, key_id "
                     f"{key.key_id!r}): replace policies/governance/data.json with your own "
                     "signers (release-gate keygen), or point RELEASE_GATE_POLICIES at them"
                 )
-    if public_jwk(signing_key, kid="-")["x"] in DEMO_PUBLIC_KEYS:
+    if is_demo_key(signing_key):
         problems.append("the signing key is a published demo key: make one with `keys rotate`")
-    if any(public_jwk(key, kid="-")["x"] in DEMO_PUBLIC_KEYS for key in retired_keys):
+    if any(is_demo_key(key) for key in retired_keys):
         problems.append(
             "a retired key (RELEASE_GATE_RETIRED_KEY_FILES or the key ring's retired list) "
             "is a published demo key, which the JWKS would publish: remove it"

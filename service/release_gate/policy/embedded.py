@@ -1,19 +1,22 @@
 """The embedded engine: regorus (PyPI ``celine-regorus``) in-process.
 
 Concurrency: a regorus engine is *unsendable* (pyo3 panics when one is used,
-or cloned, on a thread other than its creator's) and ``set_input`` mutates it.
-So evaluations run on a small pool of dedicated threads, each of which builds
-and owns one engine for its whole life; callers hand work to the pool and wait.
-Every thread builds its engine at construction (about 1.5 ms each), so a broken
-bundle fails at start-up and no request pays for compiling the policies. Input and data go in as
-JSON text only: regorus turns a Python ``True`` into ``1.0`` (see ENGINE-NOTES).
+cloned or dropped on a thread other than its creator's) and ``set_input``
+mutates it. So evaluations run on a few dedicated threads, each of which builds
+and owns one engine for its whole life; callers hand work to them through one
+queue and wait. Every thread builds its engine at construction (about 1.5 ms
+each), so a broken bundle fails at start-up and no request pays for compiling
+the policies. Input and data go in as JSON text only: regorus turns a Python
+``True`` into ``1.0`` (see ENGINE-NOTES).
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 import regorus
@@ -68,64 +71,76 @@ def build_regorus(bundle: PolicyBundle) -> Any:
 
 
 class EmbeddedEngine:
-    """:class:`~release_gate.policy.engine.PolicyEngine` on regorus."""
+    """:class:`~release_gate.policy.engine.PolicyEngine` on regorus.
+
+    ``threads`` dedicated threads each build one engine and keep it in a local
+    variable of their loop for their whole life: no other reference to it ever
+    exists (no thread-local mapping another thread could tear down, no traceback
+    that carries it: a failure reaches the caller as a fresh exception), so it is
+    always dropped on the thread that built it. ``builder`` is for tests.
+    """
 
     name = "regorus"
 
-    def __init__(self, bundle: PolicyBundle, *, threads: int = 2, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        bundle: PolicyBundle,
+        *,
+        threads: int = 2,
+        timeout: float = 10.0,
+        builder: Callable[[PolicyBundle], Any] = build_regorus,
+    ) -> None:
         self._bundle = bundle
         self._timeout = timeout
-        self._local = threading.local()
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="regorus")
-        try:
-            self._warm(threads)
+        self._builder = builder
+        self._jobs: queue.SimpleQueue[tuple[str, Future[Any]] | None] = queue.SimpleQueue()
+        self._closed = False
+        self._threads: list[threading.Thread] = []
+        built: list[Future[None]] = []
+        for index in range(threads):
+            ready: Future[None] = Future()
+            thread = threading.Thread(
+                target=self._serve, args=(ready,), name=f"regorus-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+            built.append(ready)
+        try:  # a broken bundle fails here, at start-up, not on the first request
+            for ready in built:
+                ready.result(timeout=self._timeout)
         except BaseException:
-            self._pool.shutdown(wait=True)
+            self.close()
             raise
 
-    def _warm(self, threads: int) -> None:
-        """Start every engine thread and build its engine now: a broken bundle fails at
-        start-up, and the first requests do not pay for compiling the policies."""
-        started = threading.Barrier(threads, timeout=self._timeout)
-
-        def build() -> None:
-            started.wait()  # holds each thread until all exist, so each builds one engine
-            self._engine()
-
-        for future in [self._pool.submit(build) for _ in range(threads)]:
-            future.result()
-
-    def _engine(self) -> Any:
-        engine = getattr(self._local, "engine", None)
-        if engine is None:
-            engine = build_regorus(self._bundle)
-            self._local.engine = engine
-        return engine
-
-    def _evaluate_here(self, policy_input_json: str) -> Any:
-        engine = self._engine()
+    def _serve(self, ready: Future[None]) -> None:
         try:
-            engine.set_input_json(policy_input_json)
-            return engine.eval_rule(ENTRY_POINT)
-        except BaseException as exc:  # a Rust panic is pyo3's PanicException, a BaseException
-            # The error's traceback keeps this frame alive in a reference cycle that the
-            # garbage collector frees on any thread; the engine must not be in it (an
-            # unsendable engine dropped on another thread is a pyo3 error).
-            del engine
-            if isinstance(exc, RuntimeError):
-                raise PolicyEngineError(f"policy evaluation failed: {first_line(exc)}") from exc
-            if not _is_panic(exc):
-                raise
-            raise PolicyEngineError(f"policy engine panicked: {first_line(exc)}") from exc
+            engine = self._builder(self._bundle)
+        except PolicyEngineError as exc:
+            ready.set_exception(PolicyEngineError(exc.detail))
+            return
+        except BaseException as exc:  # anything else, a panic included: no engine, say why
+            ready.set_exception(PolicyEngineError(f"cannot build the engine: {first_line(exc)}"))
+            return
+        ready.set_result(None)
+        while (job := self._jobs.get()) is not None:
+            policy_input_json, future = job
+            if future.set_running_or_notify_cancel():
+                value, error = _evaluate(engine, policy_input_json)
+                if error is None:
+                    future.set_result(value)
+                else:
+                    future.set_exception(PolicyEngineError(error))
+        del engine  # on this thread, the one that built it
 
     def evaluate(self, policy_input_json: str) -> PolicyResult:
-        try:
-            future = self._pool.submit(self._evaluate_here, policy_input_json)
-        except RuntimeError as exc:  # the pool is shut down
-            raise PolicyEngineError("the embedded engine is shut down") from exc
+        if self._closed:
+            raise PolicyEngineError("the embedded engine is shut down")
+        future: Future[Any] = Future()
+        self._jobs.put((policy_input_json, future))
         try:
             value = future.result(timeout=self._timeout)
         except TimeoutError as exc:
+            future.cancel()
             raise PolicyEngineError(f"policy evaluation timed out after {self._timeout}s") from exc
         return parse_policy_result(
             value, policy_revision=self._bundle.revision, policy_digest=self._bundle.digest
@@ -133,11 +148,28 @@ class EmbeddedEngine:
 
     def status(self) -> EngineStatus:
         return EngineStatus(
-            ready=True,
+            ready=not self._closed,
             detail="embedded regorus engine loaded",
             extra={"revision": self._bundle.revision, "digest": self._bundle.digest},
         )
 
     def close(self) -> None:
         """Stop the engine threads; each engine is dropped on the thread that owns it."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._closed = True
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join(timeout=self._timeout)
+
+
+def _evaluate(engine: Any, policy_input_json: str) -> tuple[Any, str | None]:
+    """The decision value, or the first line of what went wrong (never an exception)."""
+    try:
+        engine.set_input_json(policy_input_json)
+        return engine.eval_rule(ENTRY_POINT), None
+    except RuntimeError as exc:
+        return None, f"policy evaluation failed: {first_line(exc)}"
+    except BaseException as exc:  # a Rust panic is pyo3's PanicException, a BaseException
+        if not _is_panic(exc):
+            raise
+        return None, f"policy engine panicked: {first_line(exc)}"

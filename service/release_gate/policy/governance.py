@@ -7,6 +7,7 @@ the error, and the CLI exits 2.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -82,44 +83,67 @@ class _GovernanceDoc(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Governance:
-    """Validated governance data plus the decoded active keys."""
+    """Validated governance data plus the decoded keys.
+
+    ``active_keys`` verify signatures; ``key_bytes`` holds the raw 32 bytes of every
+    key, active or revoked, under ``(subject, key_id)``. Compare keys by these
+    bytes, never by the text of ``SignerKey.public_key``.
+    """
 
     release_owner_role: str
     signers: dict[str, SignerRecord]
     lanes: dict[str, Lane]
     active_keys: dict[tuple[str, str], Ed25519PublicKey]
+    key_bytes: Mapping[tuple[str, str], bytes]
 
     def roles_of(self, subject: str) -> frozenset[str]:
         record = self.signers.get(subject)
         return frozenset(record.roles) if record else frozenset()
 
 
-def _decode_key(subject: str, key: SignerKey) -> Ed25519PublicKey:
+def _decode_key(subject: str, key: SignerKey) -> bytes:
+    """The key's 32 bytes. One key has exactly one accepted text (the strict decoder)."""
     try:
         raw = b64url_decode(key.public_key)
         if len(raw) != 32:
             raise ValueError("not 32 bytes")
-        return Ed25519PublicKey.from_public_bytes(raw)
+        Ed25519PublicKey.from_public_bytes(raw)
     except ValueError as exc:
         raise GovernanceError(
             f"governance: signer {subject!r} key {key.key_id!r} is not a raw Ed25519 key "
             "in canonical unpadded base64url (43 characters, unused trailing bits zero)"
         ) from exc
+    return raw
 
 
-def _check(doc: _GovernanceDoc) -> dict[tuple[str, str], Ed25519PublicKey]:
-    active: dict[tuple[str, str], Ed25519PublicKey] = {}
+def _keys(doc: _GovernanceDoc) -> dict[tuple[str, str], bytes]:
+    """Every key's bytes; refuses a key_id twice under a subject, or one key listed twice.
+
+    One key under two entries would let a revoked entry live on as an active one, or
+    one key holder sign as two subjects; compared as bytes, so no re-encoding hides it.
+    """
+    found: dict[tuple[str, str], bytes] = {}
+    owner: dict[bytes, tuple[str, str]] = {}
     for subject, record in doc.signers.items():
-        seen: set[str] = set()
         for key in record.keys:
-            if key.key_id in seen:
+            where = (subject, key.key_id)
+            if where in found:
                 raise GovernanceError(
                     f"governance: signer {subject!r} has two keys with key_id {key.key_id!r}"
                 )
-            seen.add(key.key_id)
-            public = _decode_key(subject, key)
-            if key.status == "active":
-                active[(subject, key.key_id)] = public
+            raw = found[where] = _decode_key(subject, key)
+            if raw in owner:
+                other_subject, other_id = owner[raw]
+                raise GovernanceError(
+                    f"governance: signer {subject!r} key {key.key_id!r} is the same key as "
+                    f"signer {other_subject!r} key {other_id!r}: list each key once"
+                )
+            owner[raw] = where
+    return found
+
+
+def _check(doc: _GovernanceDoc) -> dict[tuple[str, str], bytes]:
+    keys = _keys(doc)
     for lane_id, lane in doc.lanes.items():
         for source in lane.required_evidence_sources:
             if source not in lane.max_evidence_age_seconds:
@@ -127,7 +151,7 @@ def _check(doc: _GovernanceDoc) -> dict[tuple[str, str], Ed25519PublicKey]:
                     f"governance: lane {lane_id!r} requires evidence source {source!r} "
                     "but sets no maximum age for it"
                 )
-    return active
+    return keys
 
 
 def load_governance(data: Any) -> Governance:
@@ -138,10 +162,17 @@ def load_governance(data: Any) -> Governance:
         first = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         raise GovernanceError(f"governance: {where}: {first['msg']}") from exc
-    active = _check(doc)
+    keys = _check(doc)
+    active = {
+        (subject, key.key_id): Ed25519PublicKey.from_public_bytes(keys[(subject, key.key_id)])
+        for subject, record in doc.signers.items()
+        for key in record.keys
+        if key.status == "active"
+    }
     return Governance(
         release_owner_role=doc.release_owner_role,
         signers=dict(doc.signers),
         lanes=dict(doc.lanes),
         active_keys=active,
+        key_bytes=keys,
     )

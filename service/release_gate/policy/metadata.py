@@ -12,36 +12,75 @@ annotation block right above its head::
     #   solution: Re-read the evidence from its system and re-sign the manifest.
     deny contains violation if {
 
+A ``deny`` rule may also carry ``custom.effective_on`` (a quoted RFC 3339
+timestamp with an offset): its findings are warnings before that instant. The
+entry point decides that in Rego, from the same text the rule passes to
+``data.lib.result.staged_violation``; this module refuses a bundle where the two
+disagree, so the METADATA stays the one declaration a governance owner reads.
+
 The embedded engine cannot read annotations (no ``rego.metadata.*``), so they are
-parsed here, as YAML, for ``GET /v1/policy`` and for the convention tests.
+parsed here, as YAML: for ``GET /v1/policy``, for the ``title`` and ``solution``
+of every finding in a decision (:class:`PolicyRules`), and for the convention tests.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import yaml
 
 from release_gate.errors import ConfigurationError
 from release_gate.policy.bundle import PolicyBundle
+from release_gate.timestamps import parse_timestamp_ns
 
-__all__ = ["AnnotatedRule", "RuleMetadata", "annotated_rules", "rule_metadata"]
+__all__ = [
+    "STAGED_BUILDER",
+    "AnnotatedRule",
+    "PolicyRules",
+    "RuleMetadata",
+    "annotated_rules",
+    "policy_rules",
+    "rule_metadata",
+]
 
 _RULE_HEAD = re.compile(r"^(deny|warn)\s+contains\b")
 _MARKER = "# METADATA"
 
+#: The builder a deny rule with ``custom.effective_on`` passes its findings through.
+STAGED_BUILDER = "data.lib.result.staged_violation("
+
 
 @dataclass(frozen=True, slots=True)
 class RuleMetadata:
-    """What a deny or warn rule says about itself."""
+    """What a deny or warn rule says about itself.
+
+    ``level`` is the rule's kind, ``"deny"`` or ``"warn"``; ``effective_on`` the
+    RFC 3339 instant from which a deny rule's findings deny (``None``: always).
+    """
 
     code: str
     title: str
     description: str
     failure_msg: str
     solution: str | None
+    level: str = "deny"
+    effective_on: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRules:
+    """The rules of one bundle by code, for explaining its decisions."""
+
+    digest: str  # the policy digest of the bundle the rules were read from
+    by_code: Mapping[str, RuleMetadata]
+
+    @property
+    def codes(self) -> frozenset[str]:
+        return frozenset(self.by_code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +147,37 @@ def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+def _effective_on(rule: AnnotatedRule, custom: Mapping[str, Any], where: str) -> str | None:
+    """``custom.effective_on``, checked: a deny rule's quoted RFC 3339 instant with an
+    offset, passed verbatim to the staged builder (and only then is the builder used)."""
+    value = custom.get("effective_on")
+    staged = STAGED_BUILDER in rule.text
+    if value is None:
+        if staged:
+            raise ConfigurationError(
+                f"{where}: the rule calls {STAGED_BUILDER[:-1]} but its METADATA has no "
+                "custom.effective_on"
+            )
+        return None
+    if rule.kind != "deny":
+        raise ConfigurationError(f"{where}: custom.effective_on is for deny rules only")
+    if not isinstance(value, str):
+        raise ConfigurationError(
+            f"{where}: custom.effective_on must be a quoted RFC 3339 timestamp with an offset "
+            '("2027-01-15T00:00:00+01:00"); YAML reads an unquoted one as a date'
+        )
+    try:
+        parse_timestamp_ns(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"{where}: custom.effective_on {value!r}: {exc}") from exc
+    if not staged or f'"{value}"' not in rule.text:
+        raise ConfigurationError(
+            f"{where}: a rule with custom.effective_on builds its findings with "
+            f'{STAGED_BUILDER}..., "{value}"), the same instant as its METADATA'
+        )
+    return value
+
+
 def _metadata(rule: AnnotatedRule) -> RuleMetadata:
     where = f"{rule.module}:{rule.line}"
     if rule.annotation is None:
@@ -127,6 +197,8 @@ def _metadata(rule: AnnotatedRule) -> RuleMetadata:
         description=description,
         failure_msg=failure_msg,
         solution=_text(custom.get("solution")),
+        level=rule.kind,
+        effective_on=_effective_on(rule, custom, where),
     )
 
 
@@ -145,3 +217,11 @@ def rule_metadata(bundle: PolicyBundle) -> tuple[RuleMetadata, ...]:
                 raise ConfigurationError(f"{where}: code {metadata.code} is used twice")
             found[metadata.code] = metadata
     return tuple(found[code] for code in sorted(found))
+
+
+def policy_rules(bundle: PolicyBundle) -> PolicyRules:
+    """:func:`rule_metadata` of ``bundle`` by code, tagged with the bundle's digest."""
+    rules = rule_metadata(bundle)
+    return PolicyRules(
+        digest=bundle.digest, by_code=MappingProxyType({rule.code: rule for rule in rules})
+    )

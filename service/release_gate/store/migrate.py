@@ -19,7 +19,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from release_gate.errors import ConfigurationError
 from release_gate.store.db import Database, StoreUnavailable
 
-__all__ = ["SchemaNotCurrent", "check", "current_revision", "head_revision", "upgrade"]
+__all__ = [
+    "SchemaNotCurrent",
+    "check",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "upgrade",
+]
 
 _SCRIPTS = Path(__file__).resolve().parent.parent / "migrations"
 FIX = "run `release-gate db upgrade` (with the same RELEASE_GATE_DATABASE_URL) first"
@@ -62,6 +69,17 @@ def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str]:
     except SQLAlchemyError as exc:
         raise StoreUnavailable(f"migration failed: {type(exc).__name__}: {exc}") from exc
     return before, head_revision() if revision == "head" else revision
+
+
+def downgrade(db: Database, revision: str) -> None:
+    """Migrate down to ``revision`` (tests, and an operator undoing a release)."""
+    config = _config()
+    try:
+        with db.engine.connect() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, revision)
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(f"migration failed: {type(exc).__name__}: {exc}") from exc
 
 
 def check(db: Database) -> None:

@@ -1,22 +1,58 @@
 """The audit store's tables (SQLAlchemy 2 declarative); migrations create them.
 
-- ``chain_head``: one row, the sequence number and hash of the chain's last entry;
-- ``decisions``: every decision, allow and deny, with the manifest as received;
-- ``hold_events``: holds placed and lifted (append-only events, never edited);
-- ``revocations``: token ids revoked by a newer approval or a hold (derived,
-  written in the same transaction as the entry that caused them).
+The chain (docs/audit.md): entries of five tables share one sequence (``seq``),
+each linked to the one before by its hash; no code path updates or deletes a
+row of any of them.
 
-``decisions`` and ``hold_events`` share one sequence (``seq``): together they
-form the hash chain (docs/audit.md). No code path updates or deletes a row of
-either table.
+- ``decisions``: every decision, allow and deny, with the manifest as received;
+- ``hold_events``: holds placed and lifted;
+- ``evidence_events``: what a source system said of an evidence snapshot;
+- ``intake_outcomes``: what an intake lane decided about a released token;
+- ``policy_events``: a policy change a gate took up, and what it revoked;
+- ``chain_head``: one row, the sequence number and hash of the last entry.
+
+Derived, written in the transaction of the entry that causes them:
+``revocations`` (token ids revoked, with reason and cause).
+
+State the appends keep up to date in the same transaction, so the facts of a
+decision are read by primary key whatever the length of the history
+(``audit verify`` recomputes it from the chain and compares):
+
+- ``packet_state``: per packet and lane, its first decision and first approval
+  (and the denials before it), and the latest approved revision and digest;
+- ``active_holds``: holds placed and not lifted, keyed by packet;
+- ``live_tokens``: approvals whose token is not revoked (expired ones are
+  pruned as the appends go), keyed by packet, lane and revision;
+  ``live_token_evidence``: the evidence snapshots each of them cites;
+- ``evidence_state``: the newest material snapshot of each (source, ref).
+
+For reports: ``decision_codes`` (each decision's violation codes) and
+``verify_failures`` (``/v1/verify`` answers of ``valid: false``).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "ChainHead", "Chained", "DecisionRow", "HoldEventRow", "RevocationRow"]
+__all__ = [
+    "ActiveHoldRow",
+    "Base",
+    "ChainHead",
+    "Chained",
+    "DecisionCodeRow",
+    "DecisionRow",
+    "EvidenceEventRow",
+    "EvidenceStateRow",
+    "HoldEventRow",
+    "IntakeOutcomeRow",
+    "LiveTokenEvidenceRow",
+    "LiveTokenRow",
+    "PacketStateRow",
+    "PolicyEventRow",
+    "RevocationRow",
+    "VerifyFailureRow",
+]
 
 
 class Base(DeclarativeBase):
@@ -96,6 +132,155 @@ class RevocationRow(Base):
     revision: Mapped[int] = mapped_column(BigInteger)
     lane: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(String(32))
-    cause: Mapped[str] = mapped_column(String(36))
+    cause: Mapped[str] = mapped_column(String(80))  # a decision, hold or event id; or a digest
     revoked_at: Mapped[str] = mapped_column(String(40))
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class PacketStateRow(Base):
+    """Per packet and lane: its first decision, its first approval (and the denials
+    before it), and its latest approved revision. Every decision updates it."""
+
+    __tablename__ = "packet_state"
+
+    packet_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    lane: Mapped[str] = mapped_column(String(128), primary_key=True)
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    first_decision_ns: Mapped[int] = mapped_column(BigInteger)
+    first_allow_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    first_allow_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    denials_before_allow: Mapped[int] = mapped_column(BigInteger)
+    latest_approved_revision: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    latest_approved_digest: Mapped[str | None] = mapped_column(String(71), nullable=True)
+
+
+class ActiveHoldRow(Base):
+    __tablename__ = "active_holds"
+
+    packet_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    hold_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    lane: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_by: Mapped[str] = mapped_column(String(256))
+    placed_at: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class LiveTokenRow(Base):
+    __tablename__ = "live_tokens"
+    __table_args__ = (
+        Index("ix_live_tokens_expires_at", "expires_at"),
+        Index("ix_live_tokens_jti", "jti", unique=True),
+    )
+
+    packet_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    lane: Mapped[str] = mapped_column(String(128), primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    jti: Mapped[str] = mapped_column(String(36), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class LiveTokenEvidenceRow(Base):
+    """The evidence snapshots each live token's manifest cites, by source and ref
+    (``ref_digest`` is sha256 of the ref: refs are text, too long for an index)."""
+
+    __tablename__ = "live_token_evidence"
+    __table_args__ = (Index("ix_live_token_evidence_jti", "jti"),)
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    ref_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(36), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(71))
+
+
+class EvidenceEventRow(Chained):
+    __tablename__ = "evidence_events"
+    __table_args__ = (
+        UniqueConstraint("source", "ref_digest", "digest", name="uq_evidence_events_snapshot"),
+        Index("ix_evidence_events_ref_digest", "ref_digest"),
+    )
+
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    source: Mapped[str] = mapped_column(String(128))
+    ref: Mapped[str] = mapped_column(Text)
+    ref_digest: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(71))
+    observed_at: Mapped[str] = mapped_column(String(40))
+    observed_at_ns: Mapped[int] = mapped_column(BigInteger)
+    material: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    revoked: Mapped[str] = mapped_column(Text)  # JSON array of the jtis this event revoked
+    actor: Mapped[str] = mapped_column(String(256))
+    at: Mapped[str] = mapped_column(String(40))
+    at_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class EvidenceStateRow(Base):
+    """The newest material snapshot of each piece of evidence (source, ref)."""
+
+    __tablename__ = "evidence_state"
+    __table_args__ = (Index("ix_evidence_state_ref_digest", "ref_digest"),)
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    ref_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(71))
+    observed_at: Mapped[str] = mapped_column(String(40))
+    observed_at_ns: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[str] = mapped_column(String(36))
+
+
+class IntakeOutcomeRow(Chained):
+    __tablename__ = "intake_outcomes"
+    __table_args__ = (Index("ix_intake_outcomes_lane_at", "lane", "at_ns"),)
+
+    outcome_id: Mapped[str] = mapped_column(String(36), unique=True)
+    token_id: Mapped[str] = mapped_column(String(36), unique=True)
+    lane: Mapped[str] = mapped_column(String(128))
+    outcome: Mapped[str] = mapped_column(String(16))
+    findings: Mapped[str] = mapped_column(Text)  # JSON array
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    actor: Mapped[str] = mapped_column(String(256))
+    at: Mapped[str] = mapped_column(String(40))
+    at_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class PolicyEventRow(Chained):
+    """A policy change a gate took up (reload), and the live approvals it revoked."""
+
+    __tablename__ = "policy_events"
+
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    revision: Mapped[str] = mapped_column(String(256))
+    digest: Mapped[str] = mapped_column(String(71), index=True)
+    previous_digest: Mapped[str | None] = mapped_column(String(71), nullable=True)
+    engine: Mapped[str] = mapped_column(String(32))
+    revoked: Mapped[str] = mapped_column(Text)  # JSON array of jtis
+    actor: Mapped[str] = mapped_column(String(256))
+    at: Mapped[str] = mapped_column(String(40))
+    at_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class DecisionCodeRow(Base):
+    """Each violation code of each decision, for the lane reports' counts by code."""
+
+    __tablename__ = "decision_codes"
+    __table_args__ = (Index("ix_decision_codes_lane_at", "lane", "evaluated_at_ns"),)
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(128), primary_key=True)
+    lane: Mapped[str] = mapped_column(String(128))
+    allow: Mapped[bool] = mapped_column(Boolean)
+    evaluated_at_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class VerifyFailureRow(Base):
+    """A ``/v1/verify`` answer of ``valid: false`` (not chained: a count for reports)."""
+
+    __tablename__ = "verify_failures"
+    __table_args__ = (Index("ix_verify_failures_lane_at", "lane", "at_ns"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    lane: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(String(64))
+    at_ns: Mapped[int] = mapped_column(BigInteger)
