@@ -21,6 +21,7 @@ import json
 import statistics
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,7 @@ def run(*, iterations: int) -> None:
         freeze_startup_heap()  # as `release-gate serve` does
         try:
             _report(runtime, iterations)
+            _concurrent(runtime, iterations)
         finally:
             runtime.close()
 
@@ -147,3 +149,61 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
     print("-+-".join("-" * w for w in widths))
     for row in rows:
         print(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+#: Threads deciding at once in the concurrent run (as HTTP requests would, 16 connections).
+THREADS = 16
+
+
+def _concurrent(runtime: Any, iterations: int) -> None:
+    """Reference manifests decided by THREADS threads at once: what the record costs
+    per decision once the store's writer commits them in batches (group commit)."""
+    gate = runtime.require_gate()
+    appender = runtime.store.appender
+    document = _manifest(None)
+    body = json.dumps(document).encode()
+    total = iterations * 10
+    before = (appender.batches, appender.entries, appender.busy_seconds)
+    latencies: list[float] = []
+
+    def work(count: int) -> None:
+        for _ in range(count):
+            started = time.perf_counter()
+            assert gate.evaluate(body).allow
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(THREADS) as pool:
+        for future in [pool.submit(work, total // THREADS) for _ in range(THREADS)]:
+            future.result()
+    elapsed = time.perf_counter() - started
+    batches = appender.batches - before[0]
+    entries = appender.entries - before[1]
+    busy = appender.busy_seconds - before[2]
+    key = Ed25519PrivateKey.generate()
+    floor = statistics.median(_floor(document, body[:600], key) for _ in range(iterations))
+    print(f"\nReference manifests, {THREADS} threads at once, {entries} decisions in process")
+    print_table(
+        [
+            "decisions/s",
+            "p50 ms",
+            "p99 ms",
+            "entries/batch",
+            "record/decision ms",
+            "floor ms",
+            "record/floor",
+        ],
+        [
+            [
+                f"{entries / elapsed:.0f}",
+                f"{statistics.median(latencies) * 1e3:.2f}",
+                f"{_percentile(latencies, 0.99) * 1e3:.2f}",
+                f"{entries / batches:.1f}",
+                f"{busy / entries * 1e3:.3f}",
+                f"{floor * 1e3:.3f}",
+                f"{busy / entries / floor:.2f}",
+            ]
+        ],
+    )
+    print("record/decision = the store writer's busy time (its transactions, lock waits and")
+    print("fsync included) divided by the decisions it committed")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -96,6 +97,7 @@ class Appender:
         self._closed = False
         self.batches = 0  # transactions committed (read by /metrics)
         self.entries = 0  # entries committed in them
+        self.busy_seconds = 0.0  # the writer's time in them, lock waits included
 
     def append(self, entry: Entry) -> Any:
         """Record ``entry`` durably and return what it returned; raises its refusal,
@@ -154,6 +156,7 @@ class Appender:
                 return
 
     def _commit(self, items: list[_Item]) -> None:
+        started = time.perf_counter()
         outcomes: list[tuple[bool, Any]] = []
         try:
             with self._db.serialized() as conn:
@@ -170,6 +173,7 @@ class Appender:
             return
         self.batches += 1
         self.entries += sum(1 for ok, _ in outcomes if ok)
+        self.busy_seconds += time.perf_counter() - started
         for (_, future), (ok, value) in zip(items, outcomes, strict=True):
             if ok:
                 future.set_result(value)
