@@ -6,6 +6,10 @@ regorus engine, SQLite store with WAL and synchronous=FULL in a temp dir, a
 real signing key) and prints median and p99 per stage. It then times the floor
 no implementation can avoid: the RFC 8785 canonicalisation and SHA-256 of the
 manifest, verifying its Ed25519 signatures, and signing one token.
+
+The policy is the repository's rules with the tests' governance data
+(``tests/governance.py``), so that the manifest is approved whatever thresholds
+the shipped data sets, and figures compare across governance changes.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from release_gate.decision.canonical import approval_statement, manifest_digest
 from release_gate.decision.decide import STAGES
 from release_gate.keys.signing import write_private_key
 from release_gate.runtime import build_runtime, freeze_startup_heap
+from tests.governance import write_bundle
 from tests.helpers import DEFAULT_SIGNERS, base_manifest, sign
 
 SIZES = (None, 10, 100, 1000)
@@ -78,7 +83,10 @@ def run(*, iterations: int) -> None:
         key_file = Path(tmp) / "gate.pem"
         write_private_key(key_file, Ed25519PrivateKey.generate(), force=False)
         settings = Settings(
-            state_dir=Path(tmp), signing_key_file=key_file, database_url=f"sqlite:///{tmp}/b.db"
+            policies=write_bundle(Path(tmp) / "policies"),
+            state_dir=Path(tmp),
+            signing_key_file=key_file,
+            database_url=f"sqlite:///{tmp}/b.db",
         )
         runtime = build_runtime(settings)
         freeze_startup_heap()  # as `release-gate serve` does

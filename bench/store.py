@@ -5,7 +5,8 @@ threaded HTTP client posting an approvable manifest (so every request takes
 the full path: facts, evaluate, mint, serialized chained append, commit).
 Prints a table. Run: ``python -m bench.store [--seconds 5] [--clients 16]``;
 PostgreSQL rows need ``RELEASE_GATE_TEST_DATABASE_URL`` (each run uses a fresh
-schema, dropped afterwards).
+schema, dropped afterwards). The gates run the repository's rules with the tests'
+governance data (``tests/governance.py``), which approves the manifest.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from release_gate.keys.signing import write_private_key
 from tests.databases import database_url, migrate
+from tests.governance import write_bundle
 from tests.helpers import DEFAULT_SIGNERS, base_manifest, sign
 from tests.store._server import serve
 
@@ -59,11 +61,14 @@ def _run(backend: str, replicas: int, args: argparse.Namespace, tmp: Path) -> st
     key = tmp / f"{backend}-{replicas}.pem"
     write_private_key(key, Ed25519PrivateKey.generate(), force=True)
     body = json.dumps(sign(base_manifest(), *DEFAULT_SIGNERS)).encode()
+    policies = write_bundle(tmp / f"policies-{backend}-{replicas}")
     with ExitStack() as stack:
         url = stack.enter_context(database_url(backend, tmp / f"{backend}-{replicas}"))
         migrate(url)
         gates = [
-            stack.enter_context(serve(url, key, tmp / f"state-{backend}-{replicas}-{i}"))
+            stack.enter_context(
+                serve(url, key, tmp / f"state-{backend}-{replicas}-{i}", policies=policies)
+            )
             for i in range(replicas)
         ]
         _drive([g.url for g in gates], body, 1.0, args.clients)  # warm-up

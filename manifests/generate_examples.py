@@ -10,6 +10,22 @@ evaluated at EXAMPLE_NOW:
 ``--fresh FILE`` writes the approved example re-timed to the present instead
 (same offsets from "now"), for trying a live gate: a live gate evaluates at its
 own clock, where the committed examples' evidence has long gone stale.
+
+The examples are signed for the demo governance data in
+``manifests/demo-governance.json``: a copy of ``policies/governance/data.json``
+as it was when they were generated. The tests evaluate them against that copy
+with the repository's rules, so a governance owner's edits to the shipped data
+never break them. After a governance change the examples should follow (demo
+keys, signers, lanes, thresholds), regenerate them against the new data::
+
+    python manifests/generate_examples.py --governance policies/governance/data.json
+    python -m pytest tests/manifests tests/cli -k example
+
+``--governance FILE`` copies FILE beside the examples, then rewrites them; the
+tests then say whether each example still decides as documented. Where one
+does not (say a tighter maximum age makes the approved example's evidence
+stale), change its builder below, or its expectation in
+``tests/cli/test_commands.py`` (``EXPECTED_EXAMPLES``), and run both again.
 """
 
 from __future__ import annotations
@@ -30,6 +46,8 @@ EXAMPLE_NOW = "2026-11-26T09:00:00Z"
 _EXAMPLE_INSTANT = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 HERE = Path(__file__).resolve().parent / "examples"
 KEYS = HERE / "keys"
+#: The demo governance data the examples are signed for (see the module docstring).
+DEMO_GOVERNANCE = HERE.parent / "demo-governance.json"
 
 OWNER = ("dana.whitfield@example.com", "support_release_owner", "dana-2026-01", "dana-whitfield")
 COMMS = (
@@ -206,12 +224,25 @@ def main() -> None:
         metavar="FILE",
         help="write the approved example timed to now into FILE",
     )
+    parser.add_argument(
+        "--governance",
+        type=Path,
+        metavar="FILE",
+        help="first copy FILE (governance data) to manifests/demo-governance.json",
+    )
     args = parser.parse_args()
     if args.fresh:
         document = EXAMPLES["approved"](base_manifest(dt.datetime.now(dt.UTC)))
         args.fresh.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.fresh} (approved example, timed to now, DEMO-key signatures)")  # noqa: T201
         return
+    if args.governance:
+        value = json.loads(args.governance.read_text(encoding="utf-8"))
+        if not isinstance(value, dict):
+            parser.error(f"{args.governance} is not a governance document (a JSON object)")
+        text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+        DEMO_GOVERNANCE.write_text(text, encoding="utf-8")
+        print(f"wrote manifests/{DEMO_GOVERNANCE.name} from {args.governance}")  # noqa: T201
     for name, text in render().items():
         (HERE / name).write_text(text, encoding="utf-8")
         print(f"wrote manifests/examples/{name}")  # noqa: T201

@@ -1,10 +1,14 @@
 """Shared fixtures: real keys, real policies, real database, real HTTP (ASGI).
 
+- ``gate_policies``: the session's test-owned bundle, the repository's rules with the
+  governance data of :mod:`tests.governance` (``rego_policies``: the same with the
+  Rego unit tests; ``example_policies``: the rules with the examples' demo data); a
+  test that changes a bundle writes its own (``tests.governance.write_bundle``);
 - ``settings``: a gate configured in ``tmp_path`` (a migrated SQLite file, a fresh
-  signing key) with the repository's policies; ``db_url`` is its store;
+  signing key) with ``gate_policies``; ``db_url`` is its store;
   ``any_db_url`` a migrated store on each backend (SQLite, then PostgreSQL);
 - ``runtime`` / ``client``: the real app behind ``TestClient`` (runs the lifespan);
-- ``make_manifest``: builds a manifest that the example lane approves *now*, signed
+- ``make_manifest``: builds a manifest that the tests' lane approves *now*, signed
   with the labelled demo keys; pass ``mutate`` to change it before signing and
   ``signers`` to choose who signs. Builders live in :mod:`tests.helpers`.
 - ``opa_binary``: a real ``opa`` (``RELEASE_GATE_TEST_OPA_BIN``, else on ``PATH``);
@@ -28,8 +32,27 @@ from release_gate.config import Settings
 from release_gate.keys.signing import write_private_key
 from release_gate.runtime import Runtime, build_runtime
 from tests.databases import BACKENDS, database_url, migrate
-from tests.helpers import DEFAULT_SIGNERS, POLICIES, ManifestFactory, Signer, base_manifest, sign
+from tests.governance import demo_governance, write_bundle
+from tests.helpers import DEFAULT_SIGNERS, ManifestFactory, Signer, base_manifest, sign
 from tests.opa_server import SKIP_REASON, OpaBinaryError, find_opa
+
+
+@pytest.fixture(scope="session")
+def gate_policies(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's rules with the tests' own governance data (never changed in place)."""
+    return write_bundle(tmp_path_factory.mktemp("bundle") / "policies")
+
+
+@pytest.fixture(scope="session")
+def rego_policies(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``gate_policies`` with the repository's Rego unit tests (``policies/tests``)."""
+    return write_bundle(tmp_path_factory.mktemp("bundle") / "policies", rego_tests=True)
+
+
+@pytest.fixture(scope="session")
+def example_policies(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's rules with the demo data the examples are signed for."""
+    return write_bundle(tmp_path_factory.mktemp("bundle") / "policies", demo_governance())
 
 
 @pytest.fixture
@@ -72,9 +95,9 @@ def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, signing_key_file: Path, db_url: str) -> Settings:
+def settings(tmp_path: Path, signing_key_file: Path, db_url: str, gate_policies: Path) -> Settings:
     return Settings(
-        policies=POLICIES,
+        policies=gate_policies,
         state_dir=tmp_path / "state",
         signing_key_file=signing_key_file,
         database_url=db_url,

@@ -16,6 +16,9 @@ from release_gate.decision.signatures import sign_manifest
 from release_gate.keys.signing import load_private_key
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The shipped bundle: its rules and its governance owner's data. Never run a gate on it
+#: (the data is not the tests' to rely on): use the ``gate_policies`` fixture, or write a
+#: bundle of your own with :func:`tests.governance.write_bundle`.
 POLICIES = ROOT / "policies"
 DEMO_KEYS = ROOT / "manifests" / "examples" / "keys"
 LANE = "exec-customer-review"
@@ -49,7 +52,7 @@ def sha256(text: str) -> str:
 
 
 def base_manifest(now: dt.datetime | None = None) -> dict[str, Any]:
-    """An unsigned manifest that the example lane approves at ``now``."""
+    """An unsigned manifest that the tests' lane (:mod:`tests.governance`) approves at ``now``."""
     now = now or dt.datetime.now(dt.UTC)
     ago = lambda **kw: rfc3339(now - dt.timedelta(**kw))  # noqa: E731
     return {

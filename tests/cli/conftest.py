@@ -18,14 +18,14 @@ Run = Callable[..., tuple[int, str]]
 
 @pytest.fixture
 def gate_env(
-    tmp_path: Path, signing_key_file: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, signing_key_file: Path, gate_policies: Path, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
-    """RELEASE_GATE_* pointing into ``tmp_path``; the working directory is ``tmp_path``."""
+    """RELEASE_GATE_* pointing into ``tmp_path`` and ``gate_policies``; the cwd is ``tmp_path``."""
     env = {
         "RELEASE_GATE_STATE_DIR": str(tmp_path / "state"),
         "RELEASE_GATE_SIGNING_KEY_FILE": str(signing_key_file),
         "RELEASE_GATE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "RELEASE_GATE_POLICIES": str(Path(__file__).resolve().parents[2] / "policies"),
+        "RELEASE_GATE_POLICIES": str(gate_policies),
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

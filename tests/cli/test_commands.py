@@ -172,7 +172,7 @@ class TestEvaluate:
         assert "--now" in problem["detail"]
 
     def test_policies_flag_overrides_the_environment(
-        self, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, run: Run, tmp_path: Path, gate_policies: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setenv("RELEASE_GATE_POLICIES", str(tmp_path / "nowhere"))
         code, _ = run("evaluate", str(EXAMPLES / "approved.json"), "--now", EXAMPLE_NOW)
@@ -183,18 +183,29 @@ class TestEvaluate:
             "--now",
             EXAMPLE_NOW,
             "--policies",
-            str(ROOT / "policies"),
+            str(gate_policies),
         )
         assert code == 0
 
 
 class TestExamples:
+    """The examples against the demo governance data they are signed for (``example_policies``)."""
+
     def test_every_example_has_an_expectation(self) -> None:
         assert {p.name for p in EXAMPLES.glob("*.json")} == set(EXPECTED_EXAMPLES)
 
     @pytest.mark.parametrize("name", sorted(EXPECTED_EXAMPLES))
-    def test_example_decides_as_documented(self, run: Run, name: str) -> None:
-        code, out = run("evaluate", str(EXAMPLES / name), "--now", EXAMPLE_NOW)
+    def test_example_decides_as_documented(
+        self, run: Run, example_policies: Path, name: str
+    ) -> None:
+        code, out = run(
+            "evaluate",
+            str(EXAMPLES / name),
+            "--now",
+            EXAMPLE_NOW,
+            "--policies",
+            str(example_policies),
+        )
         decision = json.loads(out)
         assert _pairs(decision) == EXPECTED_EXAMPLES[name]
         assert code == (0 if name == "approved.json" else 1)
@@ -494,14 +505,14 @@ def _new_key(path: Path) -> Path:
 
 
 class TestRegoTestCommand:
-    def test_repository_policies_pass(self, run: Run) -> None:
-        code, out = run("test", str(ROOT / "policies"))
+    def test_repository_policies_pass(self, run: Run, rego_policies: Path) -> None:
+        code, out = run("test", str(rego_policies))
         assert code == 0
         assert "PASS" in out
 
-    def test_a_failing_test_exits_1(self, run: Run, tmp_path: Path) -> None:
+    def test_a_failing_test_exits_1(self, run: Run, tmp_path: Path, rego_policies: Path) -> None:
         copy = tmp_path / "policies"
-        shutil.copytree(ROOT / "policies", copy)
+        shutil.copytree(rego_policies, copy)
         (copy / "tests" / "broken_test.rego").write_text(
             "package release.broken_test\n\nimport rego.v1\n\ntest_always_fails if {\n\tfalse\n}\n"
         )
@@ -510,9 +521,9 @@ class TestRegoTestCommand:
         assert "FAIL" in out
         assert "test_always_fails" in out
 
-    def test_no_tests_exits_1(self, run: Run, tmp_path: Path) -> None:
+    def test_no_tests_exits_1(self, run: Run, tmp_path: Path, rego_policies: Path) -> None:
         copy = tmp_path / "policies"
-        shutil.copytree(ROOT / "policies", copy)
+        shutil.copytree(rego_policies, copy)
         shutil.rmtree(copy / "tests")
         code, _ = run("test", str(copy))
         assert code == 1

@@ -10,26 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.cli.conftest import Run, write_json
-from tests.helpers import DEFAULT_SIGNERS, OWNER, POLICIES, base_manifest, rfc3339, sign
+from tests.governance import governance_data, write_bundle
+from tests.helpers import DEFAULT_SIGNERS, OWNER, base_manifest, rfc3339, sign
 
 NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 
 
 def _policies_with(tmp_path: Path, edit: Any) -> Path:
-    target = tmp_path / "policies-copy"
-    shutil.copytree(POLICIES, target)
-    data_file = target / "governance" / "data.json"
-    data = json.loads(data_file.read_text())
+    data = governance_data()
     edit(data)
-    data_file.write_text(json.dumps(data, indent=2))
-    return target
+    return write_bundle(tmp_path / "policies-copy", data)
 
 
 def _contract_only(data: dict[str, Any]) -> None:
@@ -80,8 +76,14 @@ class TestGovernanceDataFromTheContract:
 
 class TestRegoTestCommandDirectory:
     def test_without_a_directory_it_tests_release_gate_policies(
-        self, run: Run, gate_env: dict[str, str], tmp_path: Path
+        self,
+        run: Run,
+        gate_env: dict[str, str],
+        tmp_path: Path,
+        rego_policies: Path,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
+        monkeypatch.setenv("RELEASE_GATE_POLICIES", str(rego_policies))
         assert not (tmp_path / "policies").exists()  # the cwd has no policies/
         code, out = run("test")
         assert code == 0, out

@@ -88,6 +88,6 @@ class TestPublicApi:
 
         code = "import sys, release_gate_client; print('release_gate' in sys.modules)"
         result = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
         )
         assert result.stdout.strip() == "False"

@@ -115,7 +115,7 @@ class TestJWKSFetcher:
         with fetcher(gate, clock) as jwks:
             jwks.get_key(signer.kid)
             clock.advance(60)  # refresh allowed and cache stale
-            barrier = threading.Barrier(16)
+            barrier = threading.Barrier(16, timeout=10)
             results: list[bool] = []
 
             def lookup() -> None:
@@ -126,7 +126,8 @@ class TestJWKSFetcher:
             for thread in threads:
                 thread.start()
             for thread in threads:
-                thread.join()
+                thread.join(timeout=10)
+            assert not any(t.is_alive() for t in threads), "a lookup still waits after 10 s"
         assert results == [True] * 16
         assert gate.count("GET", PATH) == 2
 

@@ -2,17 +2,15 @@
 
 - :class:`GateProcess` runs a command (``release-gate serve`` or a test script)
   on a free port and waits for ``/readyz``; logs go to files the test reads.
-- :func:`private_policies` copies ``policies/`` with the demo signers' public
-  keys replaced by fresh ones (production refuses the demo keys), and returns
-  the private keys so the test can sign manifests the copy trusts.
+- :func:`private_policies` writes a test-owned bundle (:mod:`tests.governance`)
+  whose signers hold fresh keys instead of the demo keys (production refuses the
+  demo keys), and returns the private keys so the test can sign manifests it trusts.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -30,7 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from release_gate.decision.signatures import sign_manifest
 from release_gate_client.jwk import public_jwk
-from tests.helpers import DEFAULT_SIGNERS, POLICIES, ROOT, Signer, base_manifest
+from tests.governance import governance_data, write_bundle
+from tests.helpers import DEFAULT_SIGNERS, ROOT, Signer, base_manifest
 
 READY_TIMEOUT = 20.0
 
@@ -133,9 +132,13 @@ class EvaluationLatch:
 
     def wait_started(self, timeout: float = 20.0) -> None:
         self._server.settimeout(timeout)
-        conn, _ = self._server.accept()
-        conn.settimeout(timeout)
-        assert conn.recv(8) == b"started\n"
+        try:
+            conn, _ = self._server.accept()
+            conn.settimeout(timeout)
+            started = conn.recv(8)
+        except TimeoutError:
+            raise AssertionError(f"no evaluation reached the latch in {timeout}s") from None
+        assert started == b"started\n"
         self._held.append(conn)
 
     def release(self) -> None:
@@ -185,7 +188,7 @@ def release_gate_argv(*args: str) -> list[str]:
 
 @dataclass(frozen=True)
 class PrivateTrust:
-    """A policies copy whose signers use ``keys`` (stem -> private key) instead of demo keys."""
+    """A test-owned bundle whose signers use ``keys`` (key_id -> private key), not demo keys."""
 
     policies: Path
     keys: dict[str, Ed25519PrivateKey]
@@ -202,18 +205,15 @@ class PrivateTrust:
 
 
 def private_policies(target: Path) -> PrivateTrust:
-    """Copy policies/ to ``target`` with every signer key replaced by a fresh one."""
-    shutil.copytree(POLICIES, target)
-    data_path = target / "governance" / "data.json"
-    data = json.loads(data_path.read_text(encoding="utf-8"))
+    """Write a bundle to ``target``: the tests' governance data, every signer key fresh."""
+    data = governance_data()
     keys: dict[str, Ed25519PrivateKey] = {}
     for record in data["signers"].values():
         for key in record["keys"]:
             private = Ed25519PrivateKey.generate()
             keys[key["key_id"]] = private
             key["public_key"] = public_jwk(private.public_key(), kid="-")["x"]
-    data_path.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    return PrivateTrust(policies=target, keys=keys)
+    return PrivateTrust(policies=write_bundle(target, data), keys=keys)
 
 
 class CountingApp:

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from release_gate.app import create_app
 from release_gate.cli import main
 from tests.deploy._support import ThreadedServer
-from tests.helpers import POLICIES, ManifestFactory
+from tests.helpers import ManifestFactory
 
 JSON = "application/json"
 
@@ -120,7 +120,7 @@ def _check(response: httpx.Response, status: int, word: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_url(tmp_path_factory: pytest.TempPathFactory, gate_policies: Path) -> Iterator[str]:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from release_gate.config import Settings
@@ -130,7 +130,7 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("hostile")
     write_private_key(tmp / "gate.pem", Ed25519PrivateKey.generate(), force=False)
     settings = Settings(
-        policies=POLICIES,
+        policies=gate_policies,
         state_dir=tmp / "state",
         signing_key_file=tmp / "gate.pem",
         database_url=f"sqlite:///{tmp / 'decisions.db'}",
@@ -277,6 +277,7 @@ class TestCliRejects:
         make_manifest: ManifestFactory,
         capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch,
+        gate_policies: Path,
         case: str,
     ) -> None:
         monkeypatch.setenv("RELEASE_GATE_STATE_DIR", str(tmp_path / "state"))
@@ -284,7 +285,14 @@ class TestCliRejects:
         path = tmp_path / "manifest.json"
         path.write_bytes(build(make_manifest()))
         code = main(
-            ["evaluate", str(path), "--policies", str(POLICIES), "--now", "2026-11-26T09:00:00Z"]
+            [
+                "evaluate",
+                str(path),
+                "--policies",
+                str(gate_policies),
+                "--now",
+                "2026-11-26T09:00:00Z",
+            ]
         )
         problem = json.loads(capsys.readouterr().out)
         assert code == 2

@@ -36,7 +36,8 @@ from release_gate.runtime import Runtime, build_runtime
 from release_gate_client import JWKSFetcher, UnknownKid, verify_token
 from release_gate_client.b64url import b64url_encode
 from tests.deploy._support import CountingApp, ThreadedServer
-from tests.helpers import LANE, POLICIES, ManifestFactory
+from tests.governance import TOKEN_TTL_SECONDS
+from tests.helpers import LANE, ManifestFactory
 
 JS_DIR = Path(__file__).resolve().parent.parent / "js"
 
@@ -66,9 +67,11 @@ class _Restartable:
 
 
 @pytest.fixture
-def gate(tmp_path: Path, keys_dir: Path) -> Iterator[tuple[_Restartable, CountingApp, str]]:
+def gate(
+    tmp_path: Path, keys_dir: Path, gate_policies: Path
+) -> Iterator[tuple[_Restartable, CountingApp, str]]:
     settings = Settings(
-        policies=POLICIES,
+        policies=gate_policies,
         state_dir=tmp_path / "state",
         keys_dir=keys_dir,
         database_url=f"sqlite:///{tmp_path / 'decisions.db'}",
@@ -143,7 +146,7 @@ class TestKeyRing:
             }
         ]
         ring = load_keyring(keys_dir)
-        lane_ttl = 900
+        lane_ttl = TOKEN_TTL_SECONDS
         last_token_from_a_slow_replica = 1_800_000_000 + DEFAULT_ROLL_SECONDS - 1
         still = last_token_from_a_slow_replica + lane_ttl + LEEWAY_SECONDS
         assert first in ring.verification_keys(still, max_token_ttl=lane_ttl)

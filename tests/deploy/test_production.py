@@ -21,7 +21,7 @@ from release_gate.runtime import build_runtime
 from release_gate_client.jwk import public_jwk
 from tests.databases import migrate
 from tests.deploy._support import GateProcess, PrivateTrust, base_env, release_gate_argv
-from tests.helpers import DEMO_KEYS, POLICIES
+from tests.helpers import DEMO_KEYS
 
 PG_PLACEHOLDER = "postgresql+psycopg://gate@db.invalid/gate"
 
@@ -101,9 +101,11 @@ class TestProductionRefusals:
             build_runtime(settings)
         assert info.value.detail.count("\n  - ") == 3
 
-    def test_refuses_demo_keys_in_the_trust_store(self, tmp_path: Path, postgres_url: str) -> None:
+    def test_refuses_demo_keys_in_the_trust_store(
+        self, tmp_path: Path, postgres_url: str, gate_policies: Path
+    ) -> None:
         migrate(postgres_url)
-        settings = _production(tmp_path, POLICIES, database_url=postgres_url)
+        settings = _production(tmp_path, gate_policies, database_url=postgres_url)
         with pytest.raises(ConfigurationError, match=r"published demo key.*dana.whitfield"):
             build_runtime(settings)
 
@@ -180,8 +182,10 @@ class TestProductionRefusals:
         finally:
             runtime.close()
 
-    def test_development_mode_allows_the_defaults(self, tmp_path: Path) -> None:
-        runtime = build_runtime(Settings(policies=POLICIES, state_dir=tmp_path / "state"))
+    def test_development_mode_allows_the_defaults(
+        self, tmp_path: Path, gate_policies: Path
+    ) -> None:
+        runtime = build_runtime(Settings(policies=gate_policies, state_dir=tmp_path / "state"))
         try:
             assert runtime.gate is not None
         finally:
@@ -189,8 +193,8 @@ class TestProductionRefusals:
 
 
 class TestServeRefusal:
-    def test_serve_exits_2_naming_the_fix(self, tmp_path: Path) -> None:
-        env = base_env(RELEASE_GATE_ENV="production", RELEASE_GATE_POLICIES=str(POLICIES))
+    def test_serve_exits_2_naming_the_fix(self, tmp_path: Path, gate_policies: Path) -> None:
+        env = base_env(RELEASE_GATE_ENV="production", RELEASE_GATE_POLICIES=str(gate_policies))
         gate = GateProcess(
             argv=release_gate_argv("serve", "--port", "0"),
             env=env,

@@ -22,7 +22,7 @@ from tests.deploy._support import (
     wait_draining,
     wait_listener_closed,
 )
-from tests.helpers import POLICIES, ManifestFactory
+from tests.helpers import ManifestFactory
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def _post(url: str, manifest: dict[str, Any], **headers: str) -> httpx.Response:
 
 
 def _held_gate(
-    tmp_path: Path, signing_key_file: Path, *, drain: str, **env: str
+    tmp_path: Path, signing_key_file: Path, policies: Path, *, drain: str, **env: str
 ) -> tuple[GateProcess, EvaluationLatch, Path]:
     """A real ``serve`` whose evaluations wait for the latch, the latch, and its SQLite file."""
     port = free_port()
@@ -46,7 +46,7 @@ def _held_gate(
     gate = GateProcess(
         argv=[sys.executable, "-m", "tests.deploy._held_gate"],
         env=base_env(
-            RELEASE_GATE_POLICIES=str(POLICIES),
+            RELEASE_GATE_POLICIES=str(policies),
             RELEASE_GATE_SIGNING_KEY_FILE=str(signing_key_file),
             RELEASE_GATE_DATABASE_URL=f"sqlite:///{database}",
             RELEASE_GATE_PORT=str(port),
@@ -73,10 +73,14 @@ def _in_flight(
 
 class TestGracefulShutdown:
     def test_sigterm_drains_finishes_in_flight_and_refuses_new(
-        self, tmp_path: Path, signing_key_file: Path, make_manifest: ManifestFactory
+        self,
+        tmp_path: Path,
+        signing_key_file: Path,
+        gate_policies: Path,
+        make_manifest: ManifestFactory,
     ) -> None:
         gate, latch, database = _held_gate(
-            tmp_path, signing_key_file, drain="5", RELEASE_GATE_LOG_FORMAT="json"
+            tmp_path, signing_key_file, gate_policies, drain="5", RELEASE_GATE_LOG_FORMAT="json"
         )
         manifest = make_manifest()
         with gate:
@@ -88,6 +92,7 @@ class TestGracefulShutdown:
             wait_listener_closed(gate.port)  # the drain ended with the evaluation still held
             latch.release()
             worker.join(timeout=20)
+            assert not worker.is_alive(), "the in-flight evaluation got no answer in 20 s"
             assert gate.wait(timeout=20) == 0
         latch.close()
         assert refused.status_code == 503
@@ -111,12 +116,13 @@ class TestGracefulShutdown:
         self,
         tmp_path: Path,
         signing_key_file: Path,
+        gate_policies: Path,
         make_manifest: ManifestFactory,
         drain: str,
         signals: int,
     ) -> None:
         """uvicorn raises a captured signal again once stopped (exit 143); the gate must not."""
-        gate, latch, database = _held_gate(tmp_path, signing_key_file, drain=drain)
+        gate, latch, database = _held_gate(tmp_path, signing_key_file, gate_policies, drain=drain)
         with gate:
             worker, in_flight = _in_flight(gate.url, make_manifest())
             latch.wait_started()
@@ -127,6 +133,7 @@ class TestGracefulShutdown:
             wait_listener_closed(gate.port)  # stopping, with the evaluation still held
             latch.release()
             worker.join(timeout=20)
+            assert not worker.is_alive(), "the in-flight evaluation got no answer in 20 s"
             assert gate.wait(timeout=20) == 0
         latch.close()
         decision = in_flight["response"].json()

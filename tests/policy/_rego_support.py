@@ -1,7 +1,8 @@
 """Helpers for driving the real policies on regorus from Python.
 
-Inputs are built as docs/policy-input.md describes them; the governance data is
-the bundle's own example (``policies/governance/data.json``) unless a test swaps it.
+Inputs are built as docs/policy-input.md describes them; the rules are the
+repository's, the governance data the tests' own (:mod:`tests.governance`) unless a
+test passes its own.
 """
 
 from __future__ import annotations
@@ -9,16 +10,23 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import regorus
 
-from release_gate.policy.bundle import load_bundle
+from tests.governance import (
+    FUTURE_TOLERANCE_SECONDS,
+    MAX_EVIDENCE_AGE_SECONDS,
+    governance_data,
+    rule_modules,
+)
 
-POLICIES = Path(__file__).resolve().parents[2] / "policies"
 NS = 1_000_000_000
 HOUR_NS = 3600 * NS
+#: Boundaries of the tests' governance data, evidence[0] (incident_timeline) first.
+TIMELINE_MAX_NS = MAX_EVIDENCE_AGE_SECONDS["incident_timeline"] * NS
+ACCOUNT_REVIEW_MAX_NS = MAX_EVIDENCE_AGE_SECONDS["account_review"] * NS
+FUTURE_TOLERANCE_NS = FUTURE_TOLERANCE_SECONDS * NS
 CLAMP_NS = 4_000_000_000_000_000_000
 DIGEST = "sha256:" + "ab" * 32
 OWNER = ("dana.whitfield@example.com", "support_release_owner", "dana-2026-01")
@@ -87,7 +95,7 @@ def _manifest() -> dict[str, Any]:
             },
         ],
         "evidence": [
-            evidence("EV-1", "incident_timeline"),  # max 21600 s
+            evidence("EV-1", "incident_timeline"),  # an hour old: see valid_input()
             evidence("EV-2", "case_management"),
             evidence("EV-3", "entitlement"),
             evidence("EV-4", "contract_guidance"),
@@ -122,15 +130,18 @@ def with_signatures(
 
 
 class Gate:
-    """The bundle on one regorus engine; input and data cross as JSON text only."""
+    """The repository's rules on one regorus engine; input and data cross as JSON text only.
+
+    ``governance`` defaults to the tests' own (:func:`tests.governance.governance_data`);
+    ``self.governance`` is that default, for a test to copy and change.
+    """
 
     def __init__(self, governance: dict[str, Any] | None = None) -> None:
-        bundle = load_bundle(POLICIES)
-        self.governance: dict[str, Any] = copy.deepcopy(bundle.governance)
+        self.governance: dict[str, Any] = governance_data()
         self.engine = regorus.Engine()
-        for path, text in bundle.modules.items():
+        for path, text in rule_modules().items():
             self.engine.add_policy(path, text)
-        data = dict(bundle.data, governance=governance or bundle.governance)
+        data = {"governance": copy.deepcopy(governance or self.governance)}
         self.engine.add_data_json(json.dumps(data))
 
     def decide(self, doc: Input) -> dict[str, Any]:

@@ -1,10 +1,13 @@
-"""The example governance data (``policies/governance/data.json``) and its labelled demo keys."""
+"""The demo governance data the examples are signed for, and its labelled demo keys.
+
+``manifests/demo-governance.json`` (see manifests/generate_examples.py) is what the
+examples need: demo keys only, a revoked key, a human for every required role and
+an agent. The shipped data may move on; see tests/policy/test_shipped_policy.py.
+"""
 
 from __future__ import annotations
 
 import base64
-import json
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -14,15 +17,12 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-KEYS = ROOT / "manifests" / "examples" / "keys"
-LANE = "exec-customer-review"
+from tests.governance import DEMO_KEYS as KEYS
+from tests.governance import LANE, demo_governance
 
 
 def _governance() -> dict[str, Any]:
-    value = json.loads((ROOT / "policies" / "governance" / "data.json").read_text(encoding="utf-8"))
-    assert isinstance(value, dict)
-    return value
+    return demo_governance()
 
 
 def _demo_public_keys() -> dict[str, str]:

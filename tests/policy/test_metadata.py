@@ -17,8 +17,6 @@ from release_gate.policy.metadata import (
 )
 from tests.helpers import documented_codes
 
-POLICIES = Path(__file__).resolve().parents[2] / "policies"
-
 RULE = """# METADATA
 # title: {title}
 # description: >-
@@ -76,8 +74,8 @@ def _rule(code: str = "things.wrong", *, title: str = "Wrong thing", solution: s
 
 
 class TestRuleMetadata:
-    def test_policies_describe_every_documented_code_sorted(self) -> None:
-        rules = rule_metadata(load_bundle(POLICIES))
+    def test_policies_describe_every_documented_code_sorted(self, gate_policies: Path) -> None:
+        rules = rule_metadata(load_bundle(gate_policies))
         codes = [rule.code for rule in rules]
         assert set(codes) == documented_codes()
         assert codes == sorted(codes)

@@ -25,9 +25,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from release_gate.errors import ConfigurationError
 from release_gate.policy.bundle import load_bundle
 from release_gate.policy.opa_bundle import build_bundle, opa_file_hash
+from tests.governance import GOVERNANCE_FILE
 from tests.opa_server import OpaBinaryError, OpaServer, running_opa
 
-REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies"
+DATA_FILE = str(GOVERNANCE_FILE)
 GATE = 'package release.gate\n\nimport rego.v1\n\ndecision := {"allow": true}\n'
 DATA = '{\n  "lanes": {"exec": {"max": 86400, "ratio": 1.50}},\n  "note": "<b>\\u2028\\u00e9"\n}\n'
 
@@ -41,7 +42,7 @@ def policies(tmp_path: Path) -> Path:
         "release/lane.rego": "package release.lane\n",
         "release/lane_test.rego": "package release.lane_test\n",
         "tests/gate_test.rego": "package release.gate_test\n",
-        "governance/data.json": DATA,
+        DATA_FILE: DATA,
         "README.md": "not part of the bundle\n",
     }
     for name, text in files.items():
@@ -76,12 +77,12 @@ class TestBuildBundle:
         members = _members(out)
         assert sorted(members) == [
             ".manifest",
-            "governance/data.json",
+            DATA_FILE,
             "release/gate.rego",
             "release/lane.rego",
         ]
         assert members["release/gate.rego"] == GATE.encode()
-        assert members["governance/data.json"] == DATA.encode()
+        assert members[DATA_FILE] == DATA.encode()
         manifest = json.loads(members[".manifest"])
         assert manifest == {
             "revision": "2026.11.26-1",
@@ -143,7 +144,7 @@ class TestSignature:
         hashes = {f["name"]: f["hash"] for f in claims["files"]}
         assert hashes["release/gate.rego"] == hashlib.sha256(GATE.encode()).hexdigest()
         canonical = '{"lanes":{"exec":{"max":86400,"ratio":1.50}},"note":"<b>\\u2028\u00e9"}'
-        assert hashes["governance/data.json"] == hashlib.sha256(canonical.encode()).hexdigest()
+        assert hashes[DATA_FILE] == hashlib.sha256(canonical.encode()).hexdigest()
 
     def test_es256_signature_verifies(self, policies: Path, tmp_path: Path) -> None:
         key = ec.generate_private_key(ec.SECP256R1())
@@ -226,7 +227,7 @@ class TestOnRealOpa:
         key = ec.generate_private_key(ec.SECP256R1())
         bundle, public = _signed(policies, tmp_path, key, key_id="k")
         members = _members(bundle)
-        members["governance/data.json"] = DATA.replace("86400", "86401").encode()
+        members[DATA_FILE] = DATA.replace("86400", "86401").encode()
         with tarfile.open(bundle, "w:gz") as tar:
             for name, data in members.items():
                 info = tarfile.TarInfo(name)
@@ -239,7 +240,7 @@ class TestOnRealOpa:
                 server.start()
         finally:
             server.stop()
-        assert "governance/data.json: digest mismatch" in (tmp_path / "opa.log").read_text()
+        assert f"{DATA_FILE}: digest mismatch" in (tmp_path / "opa.log").read_text()
 
 
 class TestOpaFileHash:
@@ -275,13 +276,15 @@ class TestBundleCli:
         code: int = args.func(args)
         return code
 
-    def test_build_prints_summary(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_build_prints_summary(
+        self, tmp_path: Path, gate_policies: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         out = tmp_path / "cli.tar.gz"
-        assert self._run("--policies", str(REPO_POLICIES), "--out", str(out)) == 0
+        assert self._run("--policies", str(gate_policies), "--out", str(out)) == 0
         summary = json.loads(capsys.readouterr().out)
         assert summary["bundle"] == str(out)
-        assert summary["revision"] == load_bundle(REPO_POLICIES).revision
-        assert summary["policy_digest"] == load_bundle(REPO_POLICIES).digest
+        assert summary["revision"] == load_bundle(gate_policies).revision
+        assert summary["policy_digest"] == load_bundle(gate_policies).digest
         assert summary["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
         assert summary["signed"] is False
         assert gzip.GzipFile(fileobj=io.BytesIO(out.read_bytes())).read()

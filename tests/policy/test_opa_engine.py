@@ -25,6 +25,7 @@ from release_gate.errors import ConfigurationError
 from release_gate.policy.bundle import PolicyBundle
 from release_gate.policy.engine import PolicyEngine, PolicyEngineError
 from release_gate.policy.opa import OpaEngine, bundle_revision
+from tests.governance import GOVERNANCE_FILE
 
 REVISION = "2026.11.26-1"
 ALLOW = {"allow": True, "violations": [], "warnings": []}
@@ -134,7 +135,7 @@ def bundle(tmp_path: Path) -> PolicyBundle:
         roots=("release", "governance"),
         modules={"release/gate.rego": "package release.gate\n"},
         data={"governance": {"lanes": {}, "max": 86400}},
-        data_files={"governance/data.json": '{"lanes": {}, "max": 86400}'},
+        data_files={str(GOVERNANCE_FILE): '{"lanes": {}, "max": 86400}'},
         digest="sha256:" + "ab" * 32,
     )
 

@@ -47,8 +47,8 @@ _EQUALITY = ("equal", "eq")  # OPA keeps plain refs inside a negated `==`
 
 
 @pytest.fixture(scope="module")
-def bundle() -> PolicyBundle:
-    return load_bundle(POLICIES)
+def bundle(gate_policies: Path) -> PolicyBundle:
+    return load_bundle(gate_policies)
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,17 @@
-"""The Rego unit-test runner (``release-gate test``) on the real policies and on broken copies."""
+"""The Rego unit-test runner (``release-gate test``) on the real policies and on broken copies.
+
+The real policies: the repository's rules and Rego tests with the tests' own
+governance data (the ``rego_policies`` fixture), copied where a test breaks them.
+"""
 
 from __future__ import annotations
 
 import io
 import re
 import shutil
+import traceback
 from pathlib import Path
+from typing import Any
 
 import pytest
 import regorus
@@ -15,8 +21,6 @@ from release_gate.policy.embedded import EmbeddedEngine
 from release_gate.policy.engine import PolicyEngineError
 from release_gate.policy.rego_tests import discover_tests, run_rego_tests
 
-POLICIES = Path(__file__).resolve().parents[2] / "policies"
-
 
 def _run(policy_dir: Path) -> tuple[int, str]:
     out = io.StringIO()
@@ -25,15 +29,15 @@ def _run(policy_dir: Path) -> tuple[int, str]:
 
 
 @pytest.fixture
-def bundle_copy(tmp_path: Path) -> Path:
+def bundle_copy(tmp_path: Path, rego_policies: Path) -> Path:
     target = tmp_path / "policies"
-    shutil.copytree(POLICIES, target)
+    shutil.copytree(rego_policies, target)
     return target
 
 
 class TestRunRegoTests:
-    def test_policy_suite_passes_with_a_coverage_figure(self) -> None:
-        code, output = _run(POLICIES)
+    def test_policy_suite_passes_with_a_coverage_figure(self, rego_policies: Path) -> None:
+        code, output = _run(rego_policies)
         assert code == 0, output
         assert "FAIL" not in output
         summary = re.search(r"^(\d+) passed, 0 failed$", output, re.MULTILINE)
@@ -45,8 +49,8 @@ class TestRunRegoTests:
         assert coverage is not None
         assert float(coverage.group(1)) >= 90.0
 
-    def test_one_line_per_test(self) -> None:
-        _, output = _run(POLICIES)
+    def test_one_line_per_test(self, rego_policies: Path) -> None:
+        _, output = _run(rego_policies)
         assert "PASS data.release.gate_test.test_decision_allowed_when_every_rule_passes" in output
         assert (
             "PASS data.release.evidence_test.test_stale_allowed_when_age_is_exactly_maximum"
@@ -137,10 +141,43 @@ class TestDiscoverTests:
         assert discover_tests({"x.rego": "test_a if true\n"}) == ()
 
 
+def _frames(exc: BaseException | None) -> list[Any]:
+    """Every frame of ``exc``'s traceback and of its causes and contexts."""
+    frames = []
+    while exc is not None:
+        frames += [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
+        exc = exc.__cause__ or exc.__context__
+    return frames
+
+
 class TestEmbeddedEnginePanics:
-    def test_a_rust_panic_is_an_engine_error_not_a_crash(self) -> None:
+    def test_a_failed_evaluation_keeps_no_engine_in_its_traceback(self, tmp_path: Path) -> None:
+        """The error leaves the engine's thread; an engine its frames held would be freed
+        later, by the garbage collector, on another thread (a pyo3 error in some teardown)."""
+        (tmp_path / ".manifest").write_text('{"revision": "t-1", "roots": ["release"]}')
+        (tmp_path / "release").mkdir()
+        (tmp_path / "release" / "gate.rego").write_text(
+            "package release.gate\n\nimport rego.v1\n\n"
+            'decision := {"allow": true} if input.a\n\n'
+            'decision := {"allow": false} if input.b\n'
+        )
+        engine = EmbeddedEngine(load_bundle(tmp_path), threads=1)
+        try:
+            with pytest.raises(PolicyEngineError, match="evaluation failed") as info:
+                engine.evaluate('{"a": true, "b": true}')
+        finally:
+            engine.close()
+        held = [
+            name
+            for frame in _frames(info.value)
+            for name, value in frame.f_locals.items()
+            if isinstance(value, regorus.Engine)
+        ]
+        assert held == []
+
+    def test_a_rust_panic_is_an_engine_error_not_a_crash(self, gate_policies: Path) -> None:
         foreign = regorus.Engine()  # built on this thread: using it on another panics in pyo3
-        engine = EmbeddedEngine(load_bundle(POLICIES), threads=1, builder=lambda _: foreign)
+        engine = EmbeddedEngine(load_bundle(gate_policies), threads=1, builder=lambda _: foreign)
         try:
             with pytest.raises(PolicyEngineError, match="panicked"):
                 engine.evaluate("{}")
@@ -149,9 +186,9 @@ class TestEmbeddedEnginePanics:
         finally:
             engine.close()  # the thread drops its reference; ``foreign`` dies here, on its own
 
-    def test_engines_outlive_no_thread_of_theirs(self) -> None:
+    def test_engines_outlive_no_thread_of_theirs(self, gate_policies: Path) -> None:
         """Built, used and dropped on their own threads: close leaves no engine behind."""
-        engine = EmbeddedEngine(load_bundle(POLICIES), threads=2)
+        engine = EmbeddedEngine(load_bundle(gate_policies), threads=2)
         threads = list(engine._threads)
         engine.close()
         assert not any(t.is_alive() for t in threads)

@@ -29,7 +29,7 @@ from release_gate.decision.manifest import Limits
 from release_gate.keys.signing import write_private_key
 from release_gate.runtime import Runtime, build_runtime
 from tests.databases import migrate
-from tests.helpers import DEFAULT_SIGNERS, POLICIES, ManifestFactory, Signer
+from tests.helpers import DEFAULT_SIGNERS, ManifestFactory, Signer
 from tests.service._support import Build
 
 
@@ -51,11 +51,11 @@ def signing_key_file(module_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def settings(module_dir: Path, signing_key_file: Path) -> Settings:
+def settings(module_dir: Path, signing_key_file: Path, gate_policies: Path) -> Settings:
     url = f"sqlite:///{module_dir / 'decisions.db'}"
     migrate(url)
     return Settings(
-        policies=POLICIES,
+        policies=gate_policies,
         state_dir=module_dir / "state",
         signing_key_file=signing_key_file,
         database_url=url,

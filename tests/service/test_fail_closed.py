@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +14,8 @@ from fastapi.testclient import TestClient
 from release_gate.app import create_app
 from release_gate.config import Settings
 from release_gate.runtime import Runtime, build_runtime
-from tests.helpers import OWNER, POLICIES, post_json
+from tests.governance import write_bundle
+from tests.helpers import OWNER, post_json
 from tests.service._support import Build, assert_problem, evaluate
 
 _ENTRY = 'decision := {"allow": allow, "violations": violations, "warnings": warnings}'
@@ -32,8 +32,7 @@ def serving(settings: Settings) -> Iterator[tuple[TestClient, Runtime]]:
 
 
 def _policies_with_entry(tmp_path: Path, replacement: str) -> Path:
-    copy = tmp_path / "policies"
-    shutil.copytree(POLICIES, copy)
+    copy = write_bundle(tmp_path / "policies")
     gate = copy / "release" / "gate.rego"
     text = gate.read_text()
     assert _ENTRY in text

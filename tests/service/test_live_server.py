@@ -18,6 +18,7 @@ from release_gate_client import JWKSFetcher, WrongAudience, verify_token
 from tests.helpers import LANE, ROOT, ManifestFactory
 
 RELEASE_GATE = Path(sys.executable).with_name("release-gate")
+READY_SECONDS = 20  # a loaded 2-CPU machine starts a gate in 2-10 s
 
 
 def _free_port() -> int:
@@ -28,17 +29,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live_gate(tmp_path: Path, signing_key_file: Path) -> Iterator[str]:
+def live_gate(tmp_path: Path, signing_key_file: Path, gate_policies: Path) -> Iterator[str]:
     port = _free_port()
     env = {
         **os.environ,
         "RELEASE_GATE_STATE_DIR": str(tmp_path / "state"),
         "RELEASE_GATE_SIGNING_KEY_FILE": str(signing_key_file),
         "RELEASE_GATE_DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
-        "RELEASE_GATE_POLICIES": str(ROOT / "policies"),
+        "RELEASE_GATE_POLICIES": str(gate_policies),
     }
     subprocess.run(
-        [str(RELEASE_GATE), "db", "upgrade"], env=env, cwd=tmp_path, check=True, capture_output=True
+        [str(RELEASE_GATE), "db", "upgrade"],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     process = subprocess.Popen(
         [str(RELEASE_GATE), "serve", "--port", str(port)],
@@ -49,7 +55,7 @@ def live_gate(tmp_path: Path, signing_key_file: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 8
+        deadline = time.monotonic() + READY_SECONDS
         while True:
             try:
                 if httpx.get(f"{url}/readyz", timeout=0.5).status_code == 200:
@@ -59,7 +65,9 @@ def live_gate(tmp_path: Path, signing_key_file: Path) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 _, err = process.communicate(timeout=5)
-                pytest.fail(f"release-gate serve did not become ready: {err.decode()[-2000:]}")
+                pytest.fail(
+                    f"release-gate serve not ready in {READY_SECONDS}s: {err.decode()[-2000:]}"
+                )
             time.sleep(0.05)
         yield url
     finally:

@@ -23,13 +23,13 @@ from release_gate.config import Settings
 from release_gate.policy.bundle import load_bundle
 from release_gate.policy.opa_bundle import build_bundle
 from release_gate.runtime import Runtime, build_runtime
-from tests.helpers import POLICIES, ManifestFactory, post_json
+from tests.helpers import ManifestFactory, post_json
 from tests.opa_server import OpaServer
 
 
 @pytest.fixture
-def opa(opa_binary: Path, tmp_path: Path) -> Iterator[OpaServer]:
-    tarball = build_bundle(POLICIES, tmp_path / "gate.tar.gz", signing_key=None, key_id=None)
+def opa(opa_binary: Path, tmp_path: Path, gate_policies: Path) -> Iterator[OpaServer]:
+    tarball = build_bundle(gate_policies, tmp_path / "gate.tar.gz", signing_key=None, key_id=None)
     server = OpaServer(opa_binary, "--bundle", str(tarball), log=tmp_path / "opa.log")
     server.start()
     yield server
@@ -73,7 +73,10 @@ class TestOpaOutage:
         before = post_json(opa_client, "/v1/evaluate", manifest)
         assert before.status_code == 200
         assert before.json()["allow"] is True
-        assert before.json()["policy"]["revision"] == load_bundle(POLICIES).revision
+        assert (
+            before.json()["policy"]["revision"]
+            == load_bundle(opa_runtime.settings.policies).revision
+        )
 
         outage: list[Any] = []
         stopper = threading.Timer(0.2, opa.kill)
@@ -81,7 +84,7 @@ class TestOpaOutage:
         while stopper.is_alive() or not outage or outage[-1].status_code == 200:
             outage.extend(_burst(opa_client, manifest, 4))
             assert len(outage) < 2000, "the outage never showed"
-        stopper.join()
+        stopper.join(timeout=10)
         statuses = {r.status_code for r in outage}
         assert statuses <= {200, 503}
         for response in outage:
@@ -117,7 +120,7 @@ class TestOpaOutage:
         stopper = threading.Timer(0.1, opa.kill)
         stopper.start()
         responses = _burst(opa_client, manifest, 40)
-        stopper.join()
+        stopper.join(timeout=10)
         opa.start()
         responses += _burst(opa_client, manifest, 4)
         assert opa_runtime.store is not None

@@ -19,7 +19,8 @@ from release_gate.app import create_app
 from release_gate.config import Settings
 from release_gate.keys.signing import write_private_key
 from release_gate.runtime import build_runtime
-from tests.helpers import CONTRACT_CODES, LANE, OWNER, POLICIES, documented_codes, post_json
+from tests.governance import read_governance, write_bundle, write_governance
+from tests.helpers import CONTRACT_CODES, LANE, OWNER, ROOT, documented_codes, post_json
 from tests.service._support import Build, evaluate, post_raw
 from tests.service.test_token import okp_thumbprint
 
@@ -39,13 +40,15 @@ def independent_policy_digest(root: Path) -> str:
 
 
 class TestPolicyEndpoint:
-    def test_policy_names_engine_revision_and_digest(self, client: TestClient) -> None:
+    def test_policy_names_engine_revision_and_digest(
+        self, client: TestClient, gate_policies: Path
+    ) -> None:
         body = client.get("/v1/policy").json()
-        manifest = json.loads((POLICIES / ".manifest").read_text())
+        manifest = json.loads((gate_policies / ".manifest").read_text())
         assert set(body) == {"engine", "revision", "digest", "rules"}
         assert body["engine"] == "regorus"
         assert body["revision"] == manifest["revision"]
-        assert body["digest"] == independent_policy_digest(POLICIES)
+        assert body["digest"] == independent_policy_digest(gate_policies)
 
     def test_rules_describe_every_contract_code(self, client: TestClient) -> None:
         rules = client.get("/v1/policy").json()["rules"]
@@ -65,22 +68,21 @@ class TestPolicyEndpoint:
             assert (rule["level"], rule["effective_on"]) == ("deny", None)
 
     def test_digest_changes_with_data_but_not_with_tests(
-        self, tmp_path: Path, settings: Settings
+        self, tmp_path: Path, settings: Settings, rego_policies: Path
     ) -> None:
         copy = tmp_path / "policies"
-        shutil.copytree(POLICIES, copy)
+        shutil.copytree(rego_policies, copy)
         (copy / "tests" / "gate_test.rego").write_text("package release.gate_test\n")
-        assert independent_policy_digest(copy) == independent_policy_digest(POLICIES)
-        data = copy / "governance" / "data.json"
-        data.write_text(
-            data.read_text().replace('"token_ttl_seconds": 900', '"token_ttl_seconds": 600')
-        )
+        assert independent_policy_digest(copy) == independent_policy_digest(rego_policies)
+        data = read_governance(copy)
+        data["lanes"][LANE]["token_ttl_seconds"] = 600
+        write_governance(copy, data)
         changed = settings.model_copy(update={"policies": copy})
         runtime = build_runtime(changed)
         try:
             assert runtime.bundle is not None
             assert runtime.bundle.digest == independent_policy_digest(copy)
-            assert runtime.bundle.digest != independent_policy_digest(POLICIES)
+            assert runtime.bundle.digest != independent_policy_digest(rego_policies)
         finally:
             runtime.close()
 
@@ -223,9 +225,7 @@ class TestMetrics:
 
 @pytest.fixture
 def broken_policies(tmp_path: Path) -> Path:
-    copy = tmp_path / "broken-policies"
-    shutil.copytree(POLICIES, copy)
-    return copy
+    return write_bundle(tmp_path / "broken-policies")
 
 
 @contextmanager
@@ -239,11 +239,10 @@ def _client_for(settings: Settings) -> Iterator[TestClient]:
 
 
 def _edit_governance(root: Path, edit: object) -> None:
-    path = root / "governance" / "data.json"
-    data = json.loads(path.read_text())
+    data = read_governance(root)
     assert callable(edit)
     edit(data)
-    path.write_text(json.dumps(data, indent=2))
+    write_governance(root, data)
 
 
 def _duplicate_key_id(data: dict[str, object]) -> None:
@@ -306,7 +305,7 @@ class TestGovernanceErrors:
         from release_gate.cli import main
 
         _edit_governance(broken_policies, _duplicate_key_id)
-        example = POLICIES.parent / "manifests" / "examples" / "approved.json"
+        example = ROOT / "manifests" / "examples" / "approved.json"
         code = main(
             [
                 "evaluate",

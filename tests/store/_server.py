@@ -1,4 +1,4 @@
-"""Real gate processes: ``release-gate serve`` under uvicorn, on a given store."""
+"""Real gate processes: ``release-gate serve`` under uvicorn, on a given store and bundle."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers import POLICIES
-
 START_TIMEOUT = 20.0
 
 
@@ -26,12 +24,12 @@ def _free_port() -> int:
         return port
 
 
-def _env(db_url: str, key_file: Path, state_dir: Path) -> dict[str, str]:
+def _env(db_url: str, key_file: Path, state_dir: Path, policies: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELEASE_GATE_")}
     env.update(
         RELEASE_GATE_DATABASE_URL=db_url,
         RELEASE_GATE_SIGNING_KEY_FILE=str(key_file),
-        RELEASE_GATE_POLICIES=str(POLICIES),
+        RELEASE_GATE_POLICIES=str(policies),
         RELEASE_GATE_STATE_DIR=str(state_dir),
     )
     return env
@@ -77,7 +75,13 @@ def children(pid: int) -> list[int]:
 
 @contextmanager
 def serve(
-    db_url: str, key_file: Path, state_dir: Path, *, workers: int = 1, log: Path | None = None
+    db_url: str,
+    key_file: Path,
+    state_dir: Path,
+    *,
+    policies: Path,
+    workers: int = 1,
+    log: Path | None = None,
 ) -> Iterator[GateProcess]:
     port = _free_port()
     argv = [str(Path(sys.executable).parent / "release-gate"), "serve", "--port", str(port)]
@@ -85,7 +89,7 @@ def serve(
         argv += ["--workers", str(workers)]
     output = log.open("wb") if log is not None else subprocess.DEVNULL
     process = subprocess.Popen(
-        argv, env=_env(db_url, key_file, state_dir), stdout=output, stderr=output
+        argv, env=_env(db_url, key_file, state_dir, policies), stdout=output, stderr=output
     )
     gate = GateProcess(process, f"http://127.0.0.1:{port}")
     try:
@@ -98,6 +102,6 @@ def serve(
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
-                process.wait()
+                process.wait(timeout=10)
         if log is not None:
             output.close()  # type: ignore[union-attr]

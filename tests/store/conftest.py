@@ -11,13 +11,14 @@ from fastapi.testclient import TestClient
 from release_gate.app import create_app
 from release_gate.config import Settings
 from release_gate.runtime import Runtime, build_runtime
-from tests.helpers import POLICIES
 
 
 @pytest.fixture
-def store_settings(tmp_path: Path, signing_key_file: Path, any_db_url: str) -> Settings:
+def store_settings(
+    tmp_path: Path, signing_key_file: Path, any_db_url: str, gate_policies: Path
+) -> Settings:
     return Settings(
-        policies=POLICIES,
+        policies=gate_policies,
         state_dir=tmp_path / "state",
         signing_key_file=signing_key_file,
         database_url=any_db_url,

@@ -45,7 +45,7 @@ class TestIntake:
     ) -> None:
         decision = evaluate(gate, revision(make_manifest, 3, supersedes=2))
         workers = [_intake(gate, jti_store) for _ in range(8)]
-        barrier = threading.Barrier(len(workers))
+        barrier = threading.Barrier(len(workers), timeout=30)
         outcomes: list[str] = []
 
         def present(intake: IntakeVerifier) -> None:
@@ -61,6 +61,7 @@ class TestIntake:
             thread.start()
         for thread in threads:
             thread.join(timeout=30)
+        assert not any(t.is_alive() for t in threads), "a presentation still waits after 30 s"
         assert sorted(outcomes) == ["accepted"] + ["replayed"] * 7
 
     def test_revoked_token_is_refused_before_it_is_claimed(

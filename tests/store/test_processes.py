@@ -52,13 +52,18 @@ def _burst(
 class TestKill:
     @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
     def test_sigkill_mid_burst_every_received_token_has_a_committed_record(
-        self, backend: str, tmp_path: Path, signing_key_file: Path, make_manifest: ManifestFactory
+        self,
+        backend: str,
+        tmp_path: Path,
+        signing_key_file: Path,
+        gate_policies: Path,
+        make_manifest: ManifestFactory,
     ) -> None:
         tokens: list[dict[str, Any]] = []
         stop = threading.Event()
         with database_url(backend, tmp_path) as url:
             migrate(url)
-            with serve(url, signing_key_file, tmp_path / "state") as gate:
+            with serve(url, signing_key_file, tmp_path / "state", policies=gate_policies) as gate:
                 manifest = revision(make_manifest, 3, supersedes=2)
                 threads = [
                     threading.Thread(target=_burst(gate, manifest, tokens, stop))
@@ -95,13 +100,17 @@ class TestKill:
 
 class TestReplicas:
     def test_two_replicas_one_chain_and_holds_apply_at_once(
-        self, tmp_path: Path, signing_key_file: Path, make_manifest: ManifestFactory
+        self,
+        tmp_path: Path,
+        signing_key_file: Path,
+        gate_policies: Path,
+        make_manifest: ManifestFactory,
     ) -> None:
         with pg_schema_url() as url:
             migrate(url)
             with (
-                serve(url, signing_key_file, tmp_path / "a") as a,
-                serve(url, signing_key_file, tmp_path / "b") as b,
+                serve(url, signing_key_file, tmp_path / "a", policies=gate_policies) as a,
+                serve(url, signing_key_file, tmp_path / "b", policies=gate_policies) as b,
             ):
                 self._drive(a, b, url, make_manifest)
 
@@ -154,6 +163,7 @@ class TestReplicas:
             assert _post(b.url, "/v1/verify", body, client).json()["reason"] == "token.revoked"
         for thread in threads:
             thread.join(timeout=60)
+        assert not any(t.is_alive() for t in threads), "a client still waits after 60 s"
         answered += [first, held]
         store = Store(url)
         try:
@@ -173,7 +183,12 @@ class TestReplicas:
 class TestWorkers:
     @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
     def test_workers_share_one_port_and_one_chain_and_survive_a_killed_worker(
-        self, backend: str, tmp_path: Path, signing_key_file: Path, make_manifest: ManifestFactory
+        self,
+        backend: str,
+        tmp_path: Path,
+        signing_key_file: Path,
+        gate_policies: Path,
+        make_manifest: ManifestFactory,
     ) -> None:
         """``serve --workers 2``: concurrent decisions land in one intact chain; a worker
         killed mid-burst is started again, and every token received has its record."""
@@ -182,7 +197,14 @@ class TestWorkers:
         stop = threading.Event()
         with database_url(backend, tmp_path) as url:
             migrate(url)
-            with serve(url, signing_key_file, tmp_path / "state", workers=2, log=log) as gate:
+            with serve(
+                url,
+                signing_key_file,
+                tmp_path / "state",
+                policies=gate_policies,
+                workers=2,
+                log=log,
+            ) as gate:
                 deadline = time.monotonic() + BURST_DEADLINE_SECONDS
                 while len(children_serving(gate)) < 2:
                     assert time.monotonic() < deadline, log.read_text()
