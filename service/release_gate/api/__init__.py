@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from release_gate.api.decisions import router as decisions_router
 from release_gate.api.evaluate import router as evaluate_router
+from release_gate.api.evidence import router as evidence_router
 from release_gate.api.health import router as health_router
 from release_gate.api.holds import router as holds_router
 from release_gate.api.keys import router as keys_router
@@ -18,6 +19,7 @@ ROUTERS = (
     verify_router,
     revocations_router,
     holds_router,
+    evidence_router,
     decisions_router,
     policy_router,
     keys_router,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -33,7 +33,7 @@ from release_gate.decision.log import FactsChanged
 from release_gate.errors import GateError, StoreUnavailable
 from release_gate.store.chain import ChainHeadState, ChainLink, Unchained, lock_head, move_head
 from release_gate.store.db import Database
-from release_gate.store.schema import Chained
+from release_gate.store.schema import Chained, RevocationRow
 from release_gate.store.state import BatchState, Needs
 
 __all__ = ["Appender", "Batch", "Entry"]
@@ -95,6 +95,8 @@ class Appender:
         self._closed = False
         self.batches = 0  # transactions committed (read by /metrics)
         self.entries = 0  # entries committed in them
+        self._revoked: dict[str, int] = {}  # tokens revoked by committed batches, by reason
+        self._tally_lock = threading.Lock()
 
     def append(self, entry: Entry) -> Any:
         """Record ``entry`` durably and return what it returned; raises its refusal,
@@ -111,6 +113,11 @@ class Appender:
             raise StoreUnavailable(
                 f"the decision store did not commit within {self._timeout:g} s; no token was issued"
             ) from exc
+
+    def revocations(self) -> dict[str, int]:
+        """Tokens revoked by the batches this process committed, by reason (for /metrics)."""
+        with self._tally_lock:
+            return dict(self._revoked)
 
     def queued(self) -> int:
         """Entries waiting for the next batch (approximate, for tests and metrics)."""
@@ -169,11 +176,18 @@ class Appender:
             return
         self.batches += 1
         self.entries += sum(1 for ok, _ in outcomes if ok)
+        self._tally(batch.state.rows.get(RevocationRow, ()))
         for (_, future), (ok, value) in zip(items, outcomes, strict=True):
             if ok:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+
+    def _tally(self, revocations: Iterable[dict[str, Any]]) -> None:
+        with self._tally_lock:
+            for row in revocations:
+                reason = str(row["reason"])
+                self._revoked[reason] = self._revoked.get(reason, 0) + 1
 
     @staticmethod
     def _batch(conn: Connection, entries: list[Entry]) -> Batch:
