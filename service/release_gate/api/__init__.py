@@ -8,6 +8,7 @@ from release_gate.api.evidence import router as evidence_router
 from release_gate.api.health import router as health_router
 from release_gate.api.holds import router as holds_router
 from release_gate.api.keys import router as keys_router
+from release_gate.api.outcomes import router as outcomes_router
 from release_gate.api.policy import router as policy_router
 from release_gate.api.revocations import router as revocations_router
 from release_gate.api.verify import router as verify_router
@@ -20,6 +21,7 @@ ROUTERS = (
     revocations_router,
     holds_router,
     evidence_router,
+    outcomes_router,
     decisions_router,
     policy_router,
     keys_router,
