@@ -10,6 +10,7 @@ from release_gate.api.holds import router as holds_router
 from release_gate.api.keys import router as keys_router
 from release_gate.api.outcomes import router as outcomes_router
 from release_gate.api.policy import router as policy_router
+from release_gate.api.reports import router as reports_router
 from release_gate.api.revocations import router as revocations_router
 from release_gate.api.verify import router as verify_router
 
@@ -23,6 +24,7 @@ ROUTERS = (
     evidence_router,
     outcomes_router,
     decisions_router,
+    reports_router,
     policy_router,
     keys_router,
     health_router,

@@ -12,7 +12,7 @@ row of any of them.
 - ``chain_head``: one row, the sequence number and hash of the last entry.
 
 Derived, written in the transaction of the entry that causes them:
-``revocations`` (token ids revoked, with reason and cause).
+``revocations`` (token ids revoked, with reason, cause and when).
 
 State the appends keep up to date in the same transaction, so the facts of a
 decision are read by primary key whatever the length of the history
@@ -83,6 +83,8 @@ class DecisionRow(Chained):
         Index("ix_decisions_packet_lane", "packet_id", "lane", "allow", "packet_revision"),
         Index("ix_decisions_evaluated_at_ns", "evaluated_at_ns"),
         Index("ix_decisions_lane", "lane"),
+        # the lane reports: decisions and released tokens of a lane in a window
+        Index("ix_decisions_lane_at", "lane", "evaluated_at_ns", "allow", "token_id"),
     )
 
     decision_id: Mapped[str] = mapped_column(String(36), unique=True)
@@ -126,6 +128,9 @@ class HoldEventRow(Chained):
 
 class RevocationRow(Base):
     __tablename__ = "revocations"
+    __table_args__ = (
+        Index("ix_revocations_lane_at", "lane", "revoked_at_ns", "reason"),  # lane reports
+    )
 
     jti: Mapped[str] = mapped_column(String(36), primary_key=True)
     packet_id: Mapped[str] = mapped_column(String(128))
@@ -134,6 +139,7 @@ class RevocationRow(Base):
     reason: Mapped[str] = mapped_column(String(32))
     cause: Mapped[str] = mapped_column(String(80))  # a decision, hold or event id; or a digest
     revoked_at: Mapped[str] = mapped_column(String(40))
+    revoked_at_ns: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
@@ -142,6 +148,7 @@ class PacketStateRow(Base):
     before it), and its latest approved revision. Every decision updates it."""
 
     __tablename__ = "packet_state"
+    __table_args__ = (Index("ix_packet_state_lane_allow", "lane", "first_allow_ns"),)
 
     packet_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     lane: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -259,7 +266,9 @@ class DecisionCodeRow(Base):
     """Each violation code of each decision, for the lane reports' counts by code."""
 
     __tablename__ = "decision_codes"
-    __table_args__ = (Index("ix_decision_codes_lane_at", "lane", "evaluated_at_ns"),)
+    __table_args__ = (
+        Index("ix_decision_codes_lane_at", "lane", "evaluated_at_ns", "allow", "code"),
+    )
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     code: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -272,7 +281,7 @@ class VerifyFailureRow(Base):
     """A ``/v1/verify`` answer of ``valid: false`` (not chained: a count for reports)."""
 
     __tablename__ = "verify_failures"
-    __table_args__ = (Index("ix_verify_failures_lane_at", "lane", "at_ns"),)
+    __table_args__ = (Index("ix_verify_failures_lane_at", "lane", "at_ns", "reason"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     lane: Mapped[str] = mapped_column(String(128))

@@ -495,6 +495,7 @@ def _revocation(token: LiveToken, reason: str, cause: str, now_ns: int) -> dict[
         "reason": reason,
         "cause": cause,
         "revoked_at": format_ns(now_ns),
+        "revoked_at_ns": now_ns // 1000 * 1000,  # the instant revoked_at says (microseconds)
         "expires_at": token.expires_at,
     }
 
