@@ -115,7 +115,7 @@ def write_trust(target: Path) -> Trust:
 
 def keys_file(path: Path) -> ApiKeys:
     """One API key per role, the new ``evidence_source`` and ``intake`` included."""
-    return write_api_keys(path, evidence_source=["evidence_source"], intake=["intake"])
+    return write_api_keys(path)
 
 
 def manifest(
