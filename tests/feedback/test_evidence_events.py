@@ -185,6 +185,45 @@ class TestIdempotence:
         assert any_world.store.verify_chain().ok
 
 
+class TestRaces:
+    def test_no_token_citing_the_old_snapshot_survives_an_event_racing_approvals(
+        self, any_world: World
+    ) -> None:
+        """Approvals and the event in flight together: each approval is either recorded
+        before the event (and revoked by it) or after it (and denied): none stays valid."""
+        documents = [
+            manifest(any_world.trust, revision=1, packet_id=f"PKT-RACE-{i}") for i in range(8)
+        ]
+        barrier = threading.Barrier(len(documents) + 1, timeout=30)
+        decisions: list[dict[str, Any]] = []
+        sent: list[Any] = []
+
+        def approve(document: dict[str, Any]) -> None:
+            barrier.wait()
+            decisions.append(any_world.evaluate(document))
+
+        def change() -> None:
+            barrier.wait()
+            sent.append(any_world.evidence(event(NEW)))
+
+        threads = [threading.Thread(target=approve, args=(d,)) for d in documents]
+        threads.append(threading.Thread(target=change))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads)
+        assert len(decisions) == len(documents)
+        revoked = set(sent[0].json()["revoked_tokens"])
+        for decision in decisions:
+            if decision["allow"]:
+                assert decision["decision_id"] in revoked
+                assert any_world.verify(decision)["reason"] == "token.revoked"
+            else:
+                assert codes(decision) == {("evidence.superseded", "/evidence/0")}
+        assert any_world.store.verify_chain().ok
+
+
 class TestOlderAndImmaterial:
     def test_an_older_observation_never_overrides_a_newer_one(self, any_world: World) -> None:
         newer_at, older_at = ago(minutes=1), ago(minutes=30)
