@@ -24,11 +24,11 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Column, Connection, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from release_gate.errors import BadRequest, FieldError, GateError, StoreUnavailable
@@ -179,7 +179,7 @@ def lane_report(db: Database, lane: str, *, since_ns: int, until_ns: int) -> Lan
     :class:`StoreUnavailable` if the store cannot be read."""
     try:
         with db.snapshot() as conn:
-            allowed, denied, released = _decisions(conn, lane, since_ns, until_ns)
+            allowed, denied = _decisions(conn, lane, since_ns, until_ns)
             return LaneReport(
                 lane=lane,
                 since_ns=since_ns,
@@ -188,7 +188,7 @@ def lane_report(db: Database, lane: str, *, since_ns: int, until_ns: int) -> Lan
                 denied=denied,
                 denials_by_code=_denials(conn, lane, since_ns, until_ns),
                 approval=_approval(conn, lane, since_ns, until_ns),
-                intake=_intake(conn, lane, since_ns, until_ns, released),
+                intake=_intake(conn, lane, since_ns, until_ns, allowed),
                 revocations=_revocations(conn, lane, since_ns, until_ns),
                 verify_failures=_verify_failures(conn, lane, since_ns, until_ns),
             )
@@ -196,53 +196,76 @@ def lane_report(db: Database, lane: str, *, since_ns: int, until_ns: int) -> Lan
         raise StoreUnavailable(f"the lane report cannot be read: {type(exc).__name__}") from exc
 
 
-def _decisions(conn: Connection, lane: str, since: int, until: int) -> tuple[int, int, int]:
-    """Allowed and denied decisions, and the allows with a token, in the window."""
+def _decisions(conn: Connection, lane: str, since: int, until: int) -> tuple[int, int]:
+    """Allowed and denied decisions in the window: one pass over the index ``(lane,
+    evaluated_at_ns, allow)``, no grouping. Every recorded allow carries a token (dry runs
+    are never recorded), so the allows are also the tokens released."""
     at = DecisionRow.evaluated_at_ns
-    rows = conn.execute(
-        select(DecisionRow.allow, func.count(), func.count(DecisionRow.token_id))
-        .where(DecisionRow.lane == lane, at >= since, at < until)
-        .group_by(DecisionRow.allow)
+    total, allowed = conn.execute(
+        select(func.count(), func.count(case((DecisionRow.allow, 1)))).where(
+            DecisionRow.lane == lane, at >= since, at < until
+        )
+    ).one()
+    return int(allowed), int(total) - int(allowed)
+
+
+def _counts_by(
+    conn: Connection, key: Column[str], at: Column[int], lane: str, since: int, until: int
+) -> dict[str, int]:
+    """Rows of ``key``'s table in the lane and window, counted per value of ``key``, from an
+    index ``(lane, key, at)``: the distinct values are found by seeking from one to the next
+    (a recursive query: as many seeks as values, codes or reasons), then each value's rows
+    in the window are counted in its own range of the index. Nothing is sorted, and a short
+    window reads few index entries whatever the history's length."""
+    table = key.table
+    first = select(func.min(key).label("k")).where(table.c.lane == lane)
+    keys = first.cte("keys", recursive=True)
+    after = table.alias("after")
+    following = (
+        select(func.min(after.c[key.name]))
+        .where(after.c.lane == lane, after.c[key.name] > keys.c.k)
+        .scalar_subquery()
     )
-    counts = {bool(row[0]): (int(row[1]), int(row[2])) for row in rows}
-    allowed, released = counts.get(True, (0, 0))
-    return allowed, counts.get(False, (0, 0))[0], released
-
-
-def _counts(rows: Iterable[Any]) -> dict[str, int]:
-    return {str(key): int(n) for key, n in sorted(rows, key=lambda row: str(row[0]))}
+    keys = keys.union_all(select(following).where(keys.c.k.is_not(None)))
+    rows = table.alias("counted")
+    count = (
+        select(func.count())
+        .select_from(rows)
+        .where(
+            rows.c.lane == lane,
+            rows.c[key.name] == keys.c.k,
+            rows.c[at.name] >= since,
+            rows.c[at.name] < until,
+        )
+        .scalar_subquery()
+    )
+    found = conn.execute(select(keys.c.k, count).where(keys.c.k.is_not(None)))
+    return {str(value): int(n) for value, n in found if n}
 
 
 def _denials(conn: Connection, lane: str, since: int, until: int) -> dict[str, int]:
-    at = DecisionCodeRow.evaluated_at_ns
-    return _counts(
-        conn.execute(
-            select(DecisionCodeRow.code, func.count())
-            .where(
-                DecisionCodeRow.lane == lane,
-                at >= since,
-                at < until,
-                DecisionCodeRow.allow.is_(False),
-            )
-            .group_by(DecisionCodeRow.code)
-        )
-    )
+    """Denied decisions per code: every row of ``decision_codes`` is a denial's (a decision
+    with a violation is never an allow)."""
+    code = cast("Column[str]", DecisionCodeRow.__table__.c.code)
+    at = cast("Column[int]", DecisionCodeRow.__table__.c.evaluated_at_ns)
+    return _counts_by(conn, code, at, lane, since, until)
 
 
 def _approval(conn: Connection, lane: str, since: int, until: int) -> Approval:
+    """From the index ``(lane, first_allow_ns, first_decision_ns, denials_before_allow)``:
+    one row per packet whose first approval in the lane falls in the window."""
     first_allow = PacketStateRow.first_allow_ns
+    # whole microseconds, as the decisions' evaluated_at say: a report agrees with the log
+    waited = first_allow // 1000 - PacketStateRow.first_decision_ns // 1000
     rows = conn.execute(
-        select(
-            PacketStateRow.first_decision_ns, first_allow, PacketStateRow.denials_before_allow
-        ).where(PacketStateRow.lane == lane, first_allow >= since, first_allow < until)
+        select(waited, PacketStateRow.denials_before_allow).where(
+            PacketStateRow.lane == lane, first_allow >= since, first_allow < until
+        )
     ).all()
     if not rows:
         return Approval(0, None, None, None)
-    # whole microseconds, as the decisions' evaluated_at say: a report agrees with the log
-    seconds = [
-        (allow // 1000 - first // 1000) / 1_000_000 for first, allow, _ in rows if allow is not None
-    ]
-    denials = [int(n) for _, _, n in rows]
+    seconds = sorted(us / 1_000_000 for us, _ in rows if us is not None)
+    denials = sorted(int(n) for _, n in rows)
     return Approval(
         packets=len(rows),
         median_seconds=statistics.median(seconds),
@@ -252,12 +275,13 @@ def _approval(conn: Connection, lane: str, since: int, until: int) -> Approval:
 
 
 def _intake(conn: Connection, lane: str, since: int, until: int, released: int) -> Intake:
-    at = DecisionRow.evaluated_at_ns
+    """The outcomes of the tokens released in the window (each outcome row carries its
+    token's release time), by outcome and findings, from the index ``(lane,
+    released_at_ns, outcome, findings)``."""
+    at = IntakeOutcomeRow.released_at_ns
     rows = conn.execute(
         select(IntakeOutcomeRow.outcome, IntakeOutcomeRow.findings, func.count())
-        .select_from(DecisionRow)
-        .join(IntakeOutcomeRow, IntakeOutcomeRow.token_id == DecisionRow.token_id)
-        .where(DecisionRow.lane == lane, at >= since, at < until)
+        .where(IntakeOutcomeRow.lane == lane, at >= since, at < until)
         .group_by(IntakeOutcomeRow.outcome, IntakeOutcomeRow.findings)
     ).all()
     outcomes: dict[str, int] = {}
@@ -276,22 +300,12 @@ def _intake(conn: Connection, lane: str, since: int, until: int, released: int) 
 
 
 def _revocations(conn: Connection, lane: str, since: int, until: int) -> dict[str, int]:
-    at = RevocationRow.revoked_at_ns
-    return _counts(
-        conn.execute(
-            select(RevocationRow.reason, func.count())
-            .where(RevocationRow.lane == lane, at >= since, at < until)
-            .group_by(RevocationRow.reason)
-        )
-    )
+    table = RevocationRow.__table__
+    reason = cast("Column[str]", table.c.reason)
+    return _counts_by(conn, reason, cast("Column[int]", table.c.revoked_at_ns), lane, since, until)
 
 
 def _verify_failures(conn: Connection, lane: str, since: int, until: int) -> dict[str, int]:
-    at = VerifyFailureRow.at_ns
-    return _counts(
-        conn.execute(
-            select(VerifyFailureRow.reason, func.count())
-            .where(VerifyFailureRow.lane == lane, at >= since, at < until)
-            .group_by(VerifyFailureRow.reason)
-        )
-    )
+    table = VerifyFailureRow.__table__
+    reason = cast("Column[str]", table.c.reason)
+    return _counts_by(conn, reason, cast("Column[int]", table.c.at_ns), lane, since, until)

@@ -182,6 +182,7 @@ class BatchState:
         #: Entries recorded before (or earlier in the batch), by their natural key:
         self.evidence_events: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.token_lanes: dict[str, str] = {}  # jti -> lane of its recorded allow
+        self.token_released: dict[str, int] = {}  # jti -> its allow's evaluated_at_ns
         self.outcomes: dict[str, dict[str, Any]] = {}  # jti -> its intake outcome
         self.policy_digests: set[str] = set()  # digests a policy event names
 
@@ -267,9 +268,13 @@ class BatchState:
         if needs.tokens:
             jtis = sorted(needs.tokens)
             rows = conn.execute(
-                select(DecisionRow.token_id, DecisionRow.lane).where(DecisionRow.token_id.in_(jtis))
+                select(DecisionRow.token_id, DecisionRow.lane, DecisionRow.evaluated_at_ns).where(
+                    DecisionRow.token_id.in_(jtis)
+                )
             )
-            self.token_lanes.update({row.token_id: row.lane for row in rows})
+            for row in rows:
+                self.token_lanes[row.token_id] = row.lane
+                self.token_released[row.token_id] = row.evaluated_at_ns
             rows = conn.execute(
                 select(IntakeOutcomeRow.__table__).where(IntakeOutcomeRow.token_id.in_(jtis))
             )

@@ -148,6 +148,7 @@ def _entry_tables() -> None:
         sa.Column("outcome_id", sa.String(36), nullable=False, unique=True),
         sa.Column("token_id", sa.String(36), nullable=False, unique=True),
         sa.Column("lane", sa.String(128), nullable=False),
+        sa.Column("released_at_ns", sa.BigInteger, nullable=False),
         sa.Column("outcome", sa.String(16), nullable=False),
         sa.Column("findings", sa.Text, nullable=False),
         sa.Column("note", sa.Text, nullable=True),
@@ -156,6 +157,11 @@ def _entry_tables() -> None:
         sa.Column("at_ns", sa.BigInteger, nullable=False),
     )
     op.create_index("ix_intake_outcomes_lane_at", "intake_outcomes", ["lane", "at_ns"])
+    op.create_index(
+        "ix_intake_outcomes_lane_released",
+        "intake_outcomes",
+        ["lane", "released_at_ns", "outcome", "findings"],
+    )
     op.create_table(
         "policy_events",
         *_chained(),
@@ -181,9 +187,7 @@ def _report_tables() -> None:
         sa.Column("evaluated_at_ns", sa.BigInteger, nullable=False),
     )
     op.create_index(
-        "ix_decision_codes_lane_at",
-        "decision_codes",
-        ["lane", "evaluated_at_ns", "allow", "code"],
+        "ix_decision_codes_lane_code", "decision_codes", ["lane", "code", "evaluated_at_ns"]
     )
     op.create_table(
         "verify_failures",
@@ -197,14 +201,20 @@ def _report_tables() -> None:
         sa.Column("reason", sa.String(64), nullable=False),
         sa.Column("at_ns", sa.BigInteger, nullable=False),
     )
-    op.create_index("ix_verify_failures_lane_at", "verify_failures", ["lane", "at_ns", "reason"])
-    # The lane reports read aggregates by lane and time: covering indexes, so a window of
-    # 100,000 decisions is counted from the index alone.
     op.create_index(
-        "ix_decisions_lane_at", "decisions", ["lane", "evaluated_at_ns", "allow", "token_id"]
+        "ix_verify_failures_lane_reason", "verify_failures", ["lane", "reason", "at_ns"]
     )
-    op.create_index("ix_packet_state_lane_allow", "packet_state", ["lane", "first_allow_ns"])
-    op.create_index("ix_revocations_lane_at", "revocations", ["lane", "revoked_at_ns", "reason"])
+    # The lane reports read aggregates by lane and time from covering indexes, so a window
+    # of 100,000 decisions is counted from the indexes alone (store/reports.py).
+    op.create_index("ix_decisions_lane_at", "decisions", ["lane", "evaluated_at_ns", "allow"])
+    op.create_index(
+        "ix_packet_state_lane_allow",
+        "packet_state",
+        ["lane", "first_allow_ns", "first_decision_ns", "denials_before_allow"],
+    )
+    op.create_index(
+        "ix_revocations_lane_reason", "revocations", ["lane", "reason", "revoked_at_ns"]
+    )
 
 
 def _replay(conn: sa.Connection) -> None:
@@ -300,7 +310,7 @@ def downgrade() -> None:
         "packet_state",
     ):
         op.drop_table(table)
-    op.drop_index("ix_revocations_lane_at", table_name="revocations")
+    op.drop_index("ix_revocations_lane_reason", table_name="revocations")
     op.drop_index("ix_decisions_lane_at", table_name="decisions")
     with op.batch_alter_table("revocations") as revocations:
         revocations.drop_column("revoked_at_ns")
