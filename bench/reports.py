@@ -53,7 +53,7 @@ from release_gate.runtime import build_runtime
 from release_gate.store import Store
 from release_gate.store.evidence import EvidenceEvent
 from release_gate.store.outcomes import IntakeOutcome
-from release_gate.store.reports import lane_report
+from release_gate.store.reports import Window, lane_report
 from release_gate.store.schema import VerifyFailureRow
 from release_gate.timestamps import format_ns
 from tests.databases import database_url, migrate
@@ -269,9 +269,7 @@ def _run(backend: str, args: argparse.Namespace, tmp: Path) -> Iterator[str]:
         yield _row(
             "&nbsp;&nbsp;the store's aggregates alone",
             backend,
-            _times(
-                lambda: lane_report(db, LANE, since_ns=now - SPAN_NS - MINUTE_NS, until_ns=now), n
-            ),
+            _times(lambda: lane_report(db, LANE, Window.of(now - SPAN_NS - MINUTE_NS, now)), n),
         )
         yield _row("GET ... ?since=7 days ago", backend,
                    _times(lambda: client.get(path, headers=auditor, params=week), n))  # fmt: skip

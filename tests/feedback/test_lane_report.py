@@ -220,6 +220,17 @@ class TestWindowBoundaries:
         assert before["denials_by_code"] == {"signers.missing_role": 1}
         assert before["approval"] == NO_APPROVAL
 
+    def test_the_window_is_echoed_as_given(self, world: World) -> None:
+        decision = world.approve(manifest(world.trust, revision=1))
+        at_ns = parse_timestamp_ns(decision["evaluated_at"])
+        hour = 3600 * 1_000_000_000
+        # the decision's instant, written in +01:00: the same instant, so it is counted
+        local = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((at_ns + hour) // 10**9))
+        since = f"{local}.{at_ns % 10**9 // 1000:06d}+01:00"
+        report = world.report(since=since)
+        assert report["since"] == since
+        assert report["decisions"]["allow"] == 1
+
     def test_an_empty_window_counts_nothing(self, world: World) -> None:
         decision = world.approve(manifest(world.trust, revision=1))
         at = decision["evaluated_at"]

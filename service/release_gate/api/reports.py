@@ -52,8 +52,6 @@ async def report(
 ) -> dict[str, Any]:
     """``since`` inclusive, ``until`` exclusive (RFC 3339); default the last 30 days."""
     check_lane(runtime, lane)
-    since_ns, until_ns = window(since, until, now_ns=time.time_ns())
-    found = await run_in_threadpool(
-        lambda: lane_report(store.db, lane, since_ns=since_ns, until_ns=until_ns)
-    )
+    asked = window(since, until, now_ns=time.time_ns())
+    found = await run_in_threadpool(lane_report, store.db, lane, asked)
     return found.to_wire()

@@ -63,11 +63,11 @@ def _lane(args: argparse.Namespace) -> int:
             raise LaneNotFound(
                 f"lane {args.lane!r} is not defined in the governance data of {settings.policies}"
             )
-        since_ns, until_ns = window(args.since, args.until, now_ns=time.time_ns())
+        asked = window(args.since, args.until, now_ns=time.time_ns())
         db = Database(settings.effective_database_url)
         try:
             check(db)
-            report = lane_report(db, args.lane, since_ns=since_ns, until_ns=until_ns).to_wire()
+            report = lane_report(db, args.lane, asked).to_wire()
         finally:
             db.close()
     except GateError as exc:

@@ -1,9 +1,10 @@
 """Lane reports (contract section 9): how one intake lane's releases went, in a window.
 
-Every figure is an aggregate computed by the database (``GROUP BY`` over the
-covering indexes of migration 0002), never by loading records into Python; the
-approval percentiles read one row per packet whose first approval falls in the
-window (``packet_state``), never a row per decision. All of it is read in one
+Every figure is an aggregate computed by the database from the covering indexes
+of migration 0002 (counts per code or reason by :func:`_counts_by`), never by
+loading records into Python; the approval percentiles read one row per packet
+whose first approval falls in the window (``packet_state``), never a row per
+decision. All of it is read in one
 snapshot, so the figures agree with each other. ``since`` is inclusive and
 ``until`` exclusive, in nanoseconds, compared with:
 
@@ -50,6 +51,7 @@ __all__ = [
     "Intake",
     "LaneNotFound",
     "LaneReport",
+    "Window",
     "lane_report",
     "nearest_rank",
     "window",
@@ -69,6 +71,21 @@ class LaneNotFound(GateError):
     status = 404
     title = "Lane not found"
     type_suffix = "lane-not-found"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """``[since, until)``: instants in ns, and as the report prints them (the caller's own
+    text when it gave one, else the gate's UTC timestamp)."""
+
+    since_ns: int
+    until_ns: int
+    since: str
+    until: str
+
+    @classmethod
+    def of(cls, since_ns: int, until_ns: int) -> Window:
+        return cls(since_ns, until_ns, format_ns(since_ns), format_ns(until_ns))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +134,7 @@ class Intake:
 @dataclass(frozen=True, slots=True)
 class LaneReport:
     lane: str
-    since_ns: int
-    until_ns: int
+    window: Window
     allowed: int
     denied: int
     denials_by_code: Mapping[str, int]
@@ -135,8 +151,8 @@ class LaneReport:
         """The contract's report object (section 9): counts by key list only what happened."""
         return {
             "lane": self.lane,
-            "since": format_ns(self.since_ns),
-            "until": format_ns(self.until_ns),
+            "since": self.window.since,
+            "until": self.window.until,
             "decisions": {"allow": self.allowed, "deny": self.denied},
             "denials_by_code": dict(self.denials_by_code),
             "agent_boundary": self.agent_boundary,
@@ -155,7 +171,7 @@ def _instant(name: str, value: str) -> int:
         raise BadRequest(detail, errors=(FieldError("", detail),)) from exc
 
 
-def window(since: str | None, until: str | None, *, now_ns: int) -> tuple[int, int]:
+def window(since: str | None, until: str | None, *, now_ns: int) -> Window:
     """``[since, until)`` in ns from RFC 3339 text: ``until`` defaults to now (whole
     microseconds, as the report prints it), ``since`` to 30 days before ``until``.
     :class:`BadRequest` names a bound that does not parse, or ``since`` after ``until``."""
@@ -164,7 +180,8 @@ def window(since: str | None, until: str | None, *, now_ns: int) -> tuple[int, i
     if since_ns > until_ns:
         detail = "since is after until: the window [since, until) would be negative"
         raise BadRequest(detail, errors=(FieldError("", detail),))
-    return since_ns, until_ns
+    defaults = Window.of(since_ns, until_ns)
+    return Window(since_ns, until_ns, since or defaults.since, until or defaults.until)
 
 
 def nearest_rank(values: Sequence[float], share: float) -> float:
@@ -174,16 +191,16 @@ def nearest_rank(values: Sequence[float], share: float) -> float:
     return ordered[max(math.ceil(share * len(ordered)), 1) - 1]
 
 
-def lane_report(db: Database, lane: str, *, since_ns: int, until_ns: int) -> LaneReport:
-    """The report of ``lane`` for ``[since_ns, until_ns)``, as of one snapshot;
-    :class:`StoreUnavailable` if the store cannot be read."""
+def lane_report(db: Database, lane: str, window: Window) -> LaneReport:
+    """The report of ``lane`` for ``window``, as of one snapshot; :class:`StoreUnavailable`
+    if the store cannot be read."""
+    since_ns, until_ns = window.since_ns, window.until_ns
     try:
         with db.snapshot() as conn:
             allowed, denied = _decisions(conn, lane, since_ns, until_ns)
             return LaneReport(
                 lane=lane,
-                since_ns=since_ns,
-                until_ns=until_ns,
+                window=window,
                 allowed=allowed,
                 denied=denied,
                 denials_by_code=_denials(conn, lane, since_ns, until_ns),
