@@ -131,8 +131,9 @@ def documented_codes() -> frozenset[str]:
     return frozenset(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", text, flags=re.MULTILINE))
 
 
-#: The contract's 16 codes (section 3) and our two packet.* additions; every one must
-#: stay implemented (a policy may add more: see documented_codes()).
+#: The contract's 16 codes (section 3), evidence.superseded (section 9) and our two
+#: packet.* additions; every one must stay implemented (a policy may add more: see
+#: documented_codes()).
 CONTRACT_CODES = frozenset(
     {
         "signature.unknown_key",
@@ -151,6 +152,8 @@ CONTRACT_CODES = frozenset(
         "evidence.unknown_source",
         "evidence.stale",
         "evidence.future_timestamp",
+        # contract section 9: from the evidence events of source systems
+        "evidence.superseded",
         # issue 3: from the decision store's history and holds (docs/audit.md)
         "packet.superseded",
         "packet.on_hold",

@@ -15,6 +15,8 @@ Usage::
 Revocation (``token.revoked``): pass ``revocations=RevocationFetcher(...)``
 (the gate's signed list, cached). Single-use intake (``token.replayed``):
 :class:`release_gate_client.intake.IntakeVerifier`, with the ``[intake]`` extra.
+An intake lane reports what it decided with ``GateClient.report_outcome(...)``
+(or ``IntakeVerifier.report_outcome``).
 
 Every refusal is a :class:`TokenError` whose ``code`` is the contract reason
 (``token.expired``...); transport problems are :class:`ClientError`.
@@ -50,7 +52,14 @@ from release_gate_client.errors import (
 )
 from release_gate_client.jwk import jwk_thumbprint, load_jwk, load_jwks, public_jwk
 from release_gate_client.jwks import JWKSFetcher
-from release_gate_client.models import Decision, PacketRef, Violation
+from release_gate_client.models import (
+    FINDINGS,
+    OUTCOMES,
+    Decision,
+    OutcomeReport,
+    PacketRef,
+    Violation,
+)
 from release_gate_client.revocations import (
     REVOCATIONS_TYPE,
     Hold,
@@ -70,7 +79,9 @@ from release_gate_client.verify import (
 
 __all__ = [
     "ALGORITHM",
+    "FINDINGS",
     "MAX_LEEWAY",
+    "OUTCOMES",
     "REVOCATIONS_TYPE",
     "TOKEN_ERRORS",
     "TOKEN_TYPE",
@@ -88,6 +99,7 @@ __all__ = [
     "KeySetError",
     "KeySource",
     "MalformedToken",
+    "OutcomeReport",
     "PacketRef",
     "PolicyRef",
     "Problem",

@@ -28,6 +28,7 @@ __all__ = [
 
 USER_AGENT = "release-gate-client/0.1.0"
 _UNAVAILABLE = frozenset({502, 503, 504})
+_OK = frozenset({200})
 
 
 def headers(api_key: str | None) -> dict[str, str]:
@@ -61,20 +62,22 @@ def request_failed(exc: httpx.HTTPError) -> ClientError:
     return ClientError(f"request failed: {type(exc).__name__}: {exc}")
 
 
-def raise_for_status(response: httpx.Response) -> None:
-    """:class:`GateUnavailable` for 502-504, :class:`GateHTTPError` for another non-200."""
+def raise_for_status(response: httpx.Response, *, ok: frozenset[int] = _OK) -> None:
+    """:class:`GateUnavailable` for 502-504, :class:`GateHTTPError` for another status
+    than those in ``ok`` (200)."""
     status = response.status_code
     if status in _UNAVAILABLE:
         problem = _problem(response)
         raise GateUnavailable(_summary(status, problem), status=status, problem=problem)
-    if status != 200:
+    if status not in ok:
         problem = _problem(response)
         raise GateHTTPError(_summary(status, problem), status=status, problem=problem)
 
 
-def read_json(response: httpx.Response) -> dict[str, Any]:
-    """The JSON object of a 200 answer; raise the matching :class:`ClientError` else."""
-    raise_for_status(response)
+def read_json(response: httpx.Response, *, ok: frozenset[int] = _OK) -> dict[str, Any]:
+    """The JSON object of a 200 answer (or another status in ``ok``); raise the matching
+    :class:`ClientError` else."""
+    raise_for_status(response, ok=ok)
     try:
         data = json.loads(response.content)
     except ValueError as exc:

@@ -10,19 +10,26 @@ process sharing the database, gets :class:`~release_gate_client.TokenReplayed`.
 An entry is kept until its token's ``exp`` plus the maximum leeway has passed
 (after that the token fails ``token.expired`` anyway), then purged.
 
-::
+Once the lane has reviewed the packet, :meth:`IntakeVerifier.report_outcome`
+tells the gate what it decided (contract section 9): ``accepted``, or
+``returned`` with what it found (``hidden_disagreement``, ``stale_evidence``,
+``wrong_audience``, ``out_of_scope_action``, ``other``). It needs a
+:class:`~release_gate_client.GateClient` with an ``intake`` API key::
 
     store = JtiStore("postgresql+psycopg://intake@db/intake")
     store.create_schema()
     intake = IntakeVerifier(store=store, jwks=jwks, issuer="release-gate",
-                            audience="exec-customer-review", revocations=revocations)
+                            audience="exec-customer-review", revocations=revocations,
+                            gate=GateClient("https://gate.example", api_key=INTAKE_KEY))
     claims = intake.accept(token, packet_digest=digest)   # raises TokenError
+    ...                                                    # the lane reviews the packet
+    intake.report_outcome(claims, outcome="returned", findings=["stale_evidence"])
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import BigInteger, Engine, String, create_engine, delete, insert
@@ -30,7 +37,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from release_gate_client.claims import ApprovalClaims
+from release_gate_client.client import GateClient
 from release_gate_client.errors import TokenReplayed
+from release_gate_client.models import OutcomeReport
 from release_gate_client.verify import MAX_LEEWAY, KeySource, RevocationCheck, verify_token
 
 __all__ = ["IntakeVerifier", "JtiStore"]
@@ -93,8 +102,10 @@ class IntakeVerifier:
         audience: str,
         revocations: RevocationCheck | None = None,
         leeway: int = MAX_LEEWAY,
+        gate: GateClient | None = None,
     ) -> None:
         self._store = store
+        self._gate = gate
         self._keys, self._jwks = keys, jwks
         self._issuer, self._audience = issuer, audience
         self._revocations, self._leeway = revocations, leeway
@@ -119,3 +130,19 @@ class IntakeVerifier:
             self._purged_at = moment
             self._store.purge(now=moment)
         return claims
+
+    def report_outcome(
+        self,
+        token: ApprovalClaims | str,
+        *,
+        outcome: str,
+        findings: Sequence[str] = (),
+        note: str | None = None,
+    ) -> OutcomeReport:
+        """Tell the gate what this lane decided about ``token`` (its claims, as
+        :meth:`accept` returned them, or its ``jti``): ``"accepted"``, or ``"returned"``
+        with ``findings``. Safe to retry; see :meth:`GateClient.report_outcome`."""
+        if self._gate is None:
+            raise ValueError("report_outcome needs IntakeVerifier(..., gate=GateClient(...))")
+        jti = token.jti if isinstance(token, ApprovalClaims) else token
+        return self._gate.report_outcome(jti, outcome=outcome, findings=findings, note=note)

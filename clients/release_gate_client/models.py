@@ -17,7 +17,28 @@ from typing import Any, TypeVar
 from release_gate_client.claims import ApprovalClaims, PolicyRef, VerifyResult
 from release_gate_client.errors import MalformedToken, UnexpectedResponse
 
-__all__ = ["Decision", "PacketRef", "Violation", "decision_from_json", "verify_result_from_json"]
+__all__ = [
+    "FINDINGS",
+    "OUTCOMES",
+    "Decision",
+    "OutcomeReport",
+    "PacketRef",
+    "Violation",
+    "decision_from_json",
+    "outcome_report_from_json",
+    "verify_result_from_json",
+]
+
+#: What an intake lane may report about a token (contract section 9), and why it
+#: returned one.
+OUTCOMES = ("accepted", "returned")
+FINDINGS = (
+    "hidden_disagreement",
+    "stale_evidence",
+    "wrong_audience",
+    "out_of_scope_action",
+    "other",
+)
 
 _T = TypeVar("_T")
 
@@ -149,3 +170,22 @@ def verify_result_from_json(data: object) -> VerifyResult:
     except MalformedToken as exc:
         raise UnexpectedResponse(f"the verify result's claims: {exc}") from exc
     return VerifyResult(valid=valid, reason=reason, claims=claims)
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeReport:
+    """The gate's receipt for an intake outcome (``POST /v1/intake-outcomes``).
+
+    ``created`` is false when the gate already had exactly this outcome for the
+    token (a retry): nothing new was recorded.
+    """
+
+    outcome_id: str
+    created: bool
+
+
+def outcome_report_from_json(data: object, *, created: bool) -> OutcomeReport:
+    """Read a ``/v1/intake-outcomes`` 201 (or, for a repeat, 200) body."""
+    if not isinstance(data, dict):
+        raise UnexpectedResponse("the outcome receipt is not a JSON object")
+    return OutcomeReport(outcome_id=_get(data, "outcome_id", str, "receipt"), created=created)

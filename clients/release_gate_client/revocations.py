@@ -33,8 +33,8 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from types import TracebackType
+from dataclasses import dataclass, field
+from types import MappingProxyType, TracebackType
 from typing import Any, Protocol
 
 import httpx
@@ -113,6 +113,21 @@ def _revoked(value: object) -> frozenset[str]:
     return frozenset(e["jti"] for e in value)
 
 
+def _reasons(value: object) -> Mapping[str, str]:
+    """Why each listed token was revoked, where the entry says (``superseded``, ``hold``,
+    ``evidence.changed``, ``policy.changed``); informative, never needed to refuse."""
+    entries = value if isinstance(value, list) else []
+    return MappingProxyType(
+        {
+            e["jti"]: e["reason"]
+            for e in entries
+            if isinstance(e, dict)
+            and isinstance(e.get("jti"), str)
+            and isinstance(e.get("reason"), str)
+        }
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RevocationList:
     """One verified revocation document."""
@@ -123,6 +138,8 @@ class RevocationList:
     revoked: frozenset[str]
     holds: tuple[Hold, ...]
     chain_head: Mapping[str, Any]
+    #: jti -> why it was revoked, as the gate listed it (``evidence.changed``...)
+    reasons: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def from_jws(
@@ -156,6 +173,7 @@ class RevocationList:
             revoked=_revoked(claims.get("revoked")),
             holds=_holds(claims.get("holds")),
             chain_head=dict(claims.get("chain_head") or {}),
+            reasons=_reasons(claims.get("revoked")),
         )
 
     @property
@@ -181,7 +199,8 @@ class RevocationList:
                 f"the revocation list expired at {self.next_update}; fetch a fresh one"
             )
         if claims.jti in self.revoked:
-            raise TokenRevoked(f"token {claims.jti} is revoked")
+            why = self.reasons.get(claims.jti)
+            raise TokenRevoked(f"token {claims.jti} is revoked" + (f" ({why})" if why else ""))
         packet_id, _, revision = claims.sub.rpartition("@")
         for hold in self.holds:
             same_packet = hold.packet_id == packet_id and str(hold.revision) == revision

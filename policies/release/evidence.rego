@@ -3,7 +3,9 @@
 # description: >-
 #   The impact evidence covers every source the lane requires and is fresh:
 #   age_ns (evaluation time minus observed_at, from input.facts.evidence) is at
-#   most the lane's maximum for its source, and not beyond the future tolerance.
+#   most the lane's maximum for its source, and not beyond the future tolerance;
+#   and no source system has since reported a newer material snapshot of it
+#   (newest, from input.facts.evidence: POST /v1/evidence-events).
 package release.evidence
 
 import data.lib.lanes
@@ -89,6 +91,32 @@ deny contains violation if {
 		[item.id, item.source, data.lib.units.duration(data.lib.units.whole_seconds(0 - age_ns))],
 	)
 	violation := data.lib.result.violation("evidence.future_timestamp", msg, sprintf("/evidence/%d", [i]))
+}
+
+# METADATA
+# title: Evidence replaced by a newer snapshot
+# description: >-
+#   The evidence's source system reported a material change (POST
+#   /v1/evidence-events): its newest material snapshot of this source and ref
+#   has another digest than the one the manifest cites, so the packet relies on
+#   evidence that no longer holds. input.facts.evidence[i].newest is that
+#   snapshot ({digest, observed_at}), null when the source reported none.
+# custom:
+#   code: evidence.superseded
+#   failure_msg: "evidence %s from %s was replaced by a snapshot observed at %s"
+#   solution: >-
+#     Re-read the evidence from its system, revise the packet on the new
+#     snapshot, and release that revision with fresh signatures.
+deny contains violation if {
+	some i, item in input.manifest.evidence
+	newest := input.facts.evidence[i].newest
+	is_object(newest)
+	newest.digest != item.digest
+	msg := sprintf(
+		"evidence %s from %s was replaced by a snapshot observed at %s",
+		[item.id, item.source, newest.observed_at],
+	)
+	violation := data.lib.result.violation("evidence.superseded", msg, sprintf("/evidence/%d", [i]))
 }
 
 # future_tolerance_seconds is how far after evaluation time evidence may be observed; the

@@ -112,3 +112,45 @@ test_future_timestamp_denied_when_clamped_with_message_in_days if {
 		"evidence ev-1 from incident_timeline is observed 46296d 7h after the evaluation time",
 	}
 }
+
+# with_first_newest sets the newest material snapshot of evidence item 0 (incident_timeline).
+with_first_newest(newest) := object.union(
+	fixtures.valid_input,
+	{"facts": {"evidence": array.concat(
+		[{"age_ns": fixtures.hour_ns, "newest": newest}],
+		array.slice(fixtures.evidence_facts, 1, 5),
+	)}},
+)
+
+replacement := {
+	"digest": "sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
+	"observed_at": "2026-11-26T08:30:00Z",
+}
+
+test_superseded_denied_when_newest_snapshot_has_another_digest if {
+	findings(with_first_newest(replacement)) == {["evidence.superseded", "/evidence/0"]}
+}
+
+test_superseded_denied_when_replaced_with_message_naming_the_snapshot if {
+	messages(with_first_newest(replacement)) == {
+		"evidence ev-1 from incident_timeline was replaced by a snapshot observed at 2026-11-26T08:30:00Z",
+	}
+}
+
+test_superseded_denied_when_lane_is_unknown if {
+	doc := object.union(with_first_newest(replacement), {"manifest": {"lane": "no-such-lane"}})
+	findings(doc) == {["evidence.superseded", "/evidence/0"]}
+}
+
+test_superseded_allowed_when_newest_snapshot_is_the_cited_one if {
+	findings(with_first_newest({"digest": fixtures.digest, "observed_at": "2026-11-26T08:30:00Z"})) == set()
+}
+
+test_superseded_allowed_when_no_snapshot_was_reported if {
+	findings(with_first_newest(null)) == set()
+}
+
+test_superseded_allowed_when_facts_have_no_newest if {
+	# an older caller of the policy: evidence facts with age_ns only
+	findings(fixtures.valid_input) == set()
+}

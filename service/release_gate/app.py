@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         if app.state.runtime.store is not None:
             appender = app.state.runtime.store.appender
             app.state.metrics.watch_appends(lambda: (appender.batches, appender.entries))
+            app.state.metrics.count_revocations(app.state.runtime.store.appender.revocations)
         try:
             yield
         finally:
@@ -73,12 +74,18 @@ def _methods(routes: list[BaseRoute]) -> set[str]:
 
 
 def _bind_policy_labels(metrics: Metrics, runtime: Runtime) -> None:
-    """The ``lane`` and ``code`` label sets: the loaded lanes and the policy's codes."""
+    """The ``lane``, ``code`` and ``source`` label sets: the loaded lanes, the policy's codes
+    and the evidence sources the lanes name."""
     lanes = runtime.governance.lanes if runtime.governance is not None else {}
+    sources = {
+        source
+        for lane in lanes.values()
+        for source in (*lane.required_evidence_sources, *lane.max_evidence_age_seconds)
+    }
     codes: set[str] = set()
     if runtime.bundle is not None:
         try:
             codes = {rule.code for rule in rule_metadata(runtime.bundle)}
         except ConfigurationError:  # a rule without metadata: its codes count as "other"
             codes = set()
-    metrics.use_policy(lanes=lanes, codes=codes)
+    metrics.use_policy(lanes=lanes, codes=codes, sources=sources)

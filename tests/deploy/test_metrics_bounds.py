@@ -23,7 +23,16 @@ from release_gate.app import create_app
 from release_gate.config import Settings
 from release_gate.keys.api_keys import ROLES
 from release_gate.keys.signing import write_private_key
-from release_gate.ops.metrics import OTHER, LabelSet, Metrics, status_label
+from release_gate.ops.metrics import (
+    EVIDENCE_RESULTS,
+    FINDINGS,
+    INTAKE_OUTCOMES,
+    OTHER,
+    REVOCATION_REASONS,
+    LabelSet,
+    Metrics,
+    status_label,
+)
 from release_gate.policy.metadata import rule_metadata
 from release_gate.runtime import Runtime, build_runtime
 from release_gate_client import TOKEN_ERRORS
@@ -103,6 +112,12 @@ class TestLabelSet:
         assert labels.reason("token.made_up") == OTHER
         assert labels.role.values == ROLES
         assert labels.role("admin") == OTHER
+        assert labels.revocation.values == frozenset(REVOCATION_REASONS)
+        assert labels.evidence.values == frozenset(EVIDENCE_RESULTS)
+        assert labels.intake.values == frozenset(INTAKE_OUTCOMES)
+        assert labels.finding.values == frozenset(FINDINGS)
+        assert labels.finding("x" * 99) == OTHER
+        assert labels.source.values == frozenset()  # until a policy is loaded
 
 
 class TestAppLabels:
@@ -125,6 +140,10 @@ class TestAppLabels:
         assert labels.code.values == {rule.code for rule in rule_metadata(runtime.bundle)}
         assert labels.lane("another-lane") == OTHER
         assert labels.code("signers.missing_role") == "signers.missing_role"
+        lane = runtime.governance.lanes[LANE] if runtime.governance else None
+        assert lane is not None
+        assert labels.source.values == set(lane.max_evidence_age_seconds)
+        assert labels.source("hallway_chat") == OTHER
 
     def test_an_unknown_violation_code_is_counted_as_other(self, client: TestClient) -> None:
         metrics: Metrics = client.app.state.metrics  # type: ignore[attr-defined]

@@ -51,6 +51,7 @@ NOW_NS = parse_timestamp_ns(NOW)
 SECOND = 1_000_000_000
 CLAMP = 4_000_000_000_000_000_000
 SIG = "A" * 86  # shape only: the engines see the gate's verdict in facts
+CITED = "sha256:" + "0" * 64  # the snapshot every evidence item of the base cites
 
 Case = dict[str, Any]  # {"manifest": ..., "facts": ..., ["evaluated_at": ...]} before wrapping
 Mutation = Callable[[Case], None]
@@ -65,7 +66,7 @@ def _evidence(source: str, age_s: int) -> tuple[dict[str, str], int]:
         "id": f"EV-{source}",
         "ref": f"{source}/1",
         "source": source,
-        "digest": "sha256:" + "0" * 64,
+        "digest": CITED,
         "observed_at": format_ns(NOW_NS - age_s * SECOND),
     }
     return item, age_s * SECOND
@@ -194,6 +195,17 @@ def _append(field: str, value: str) -> Mutation:
     return mutate
 
 
+def _newest(index: int, digest: str | None) -> Mutation:
+    """A source system's newest material snapshot of evidence ``index`` (None: it reported none)."""
+
+    def mutate(case: Case) -> None:
+        if index < len(case["facts"]["evidence"]):
+            newest = None if digest is None else {"digest": digest, "observed_at": REPLACED_AT}
+            case["facts"]["evidence"][index]["newest"] = newest
+
+    return mutate
+
+
 def _history(latest_approved_revision: int) -> Mutation:
     def mutate(case: Case) -> None:
         case["facts"]["history"] = {
@@ -227,6 +239,8 @@ def _one_signer_two_roles(case: Case) -> None:
     _sign(case, TOMAS, COMMS_ROLE, key_id(TOMAS))
     _sign(case, TOMAS, CS_ROLE, key_id(TOMAS))
 
+
+REPLACED_AT = "2026-11-26T08:55:00.5+01:00"
 
 TIMELINE_MAX = MAX_AGE_SECONDS["incident_timeline"] * SECOND
 AHEAD = FUTURE_TOLERANCE_SECONDS * SECOND
@@ -280,6 +294,10 @@ FAMILIES: dict[str, tuple[Mutation, str | None]] = {
     "evidence.clamped_old": (_age(3, CLAMP), "evidence.stale"),
     "evidence.clamped_future": (_age(3, -CLAMP), "evidence.future_timestamp"),
     "evidence.optional_source_fresh": (_add_evidence(OPTIONAL_SOURCE, 60), None),
+    # From evidence events (contract section 9): the newest material snapshot of an item
+    "evidence.superseded": (_newest(2, "sha256:" + "3" * 64), "evidence.superseded"),
+    "evidence.newest_is_the_cited_snapshot": (_newest(2, CITED), None),
+    "evidence.no_snapshot_reported": (_newest(2, None), None),
     # From the decision store (docs/audit.md): the base is revision 7, supersedes 6.
     "packet.superseded": (_history(8), "packet.superseded"),
     "packet.supersedes_not_latest": (_history(5), "packet.superseded"),
@@ -312,6 +330,8 @@ MESSAGES: dict[str, str] = {
     "31d 1h old, over the 30d maximum",
     "evidence.future_by_minutes": "evidence EV-case_management from case_management is "
     "observed 1m 30s after the evaluation time",
+    "evidence.superseded": "evidence EV-entitlement from entitlement was replaced by a "
+    "snapshot observed at 2026-11-26T08:55:00.5+01:00",
     "evidence.clamped_old": "evidence EV-contract_guidance from contract_guidance is "
     "46296d 7h old, over the 30d maximum",
 }

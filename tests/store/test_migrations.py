@@ -134,6 +134,7 @@ def _state(store: Store) -> dict[str, list[tuple[object, ...]]]:
         "live_tokens",
         "live_token_evidence",
         "decision_codes",
+        "revocations",
     )
     with store.db.read() as conn:
         return {

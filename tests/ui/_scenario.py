@@ -4,7 +4,9 @@ Nothing here reads the shipped ``policies/governance/data.json``: :func:`write_t
 copies the Rego modules and writes governance data of its own, with signer keys
 made at test time. :func:`seed_story` then tells one packet's story through the
 real HTTP API (approve revision 6, approve revision 7 with accepted residual
-disagreement, hold it, deny revision 8), plus a second packet in a second lane.
+disagreement, hold it, deny revision 8), plus a second packet in a second lane;
+then the intake lane reports revision 6 returned and the incident timeline
+reports a material correction of the packet's timeline evidence.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ PEOPLE = {
 ALL_SIGNERS = ("owner", "comms", "cs")
 
 #: The story's human text, as a person should read it on the page.
+R6_RETURNED = "The outage start in the timeline predates its correction"
+TIMELINE_NOTE = "Outage start corrected from 07:40 to 08:12 UTC"
 R7_OBJECTION = "Restoration time in the timeline is disputed by customer success"
 R7_RATIONALE = "The caveat paragraph states the dispute verbatim; executives decide."
 HOLD_REASON = "Executive audience changed: re-check the scope before routing"
@@ -151,7 +155,7 @@ def manifest(
         "evidence": [
             {
                 "id": f"EV-{source}",
-                "ref": f"{source}/INC-4471",
+                "ref": f"{source}/{packet_id}",
                 "source": source,
                 "digest": _digest(source),
                 "observed_at": _rfc3339(now - dt.timedelta(hours=1)),
@@ -178,12 +182,14 @@ class ApiKeys:
 
 
 def write_api_keys(path: Path, **extra_roles: Sequence[str]) -> ApiKeys:
-    """Keys for evaluator, verifier, auditor, release_owner (and ``extra_roles``: name -> roles)."""
+    """A key for each role, named after it (and ``extra_roles``: name -> roles)."""
     roles: dict[str, Sequence[str]] = {
         "evaluator": ["evaluator"],
         "verifier": ["verifier"],
         "auditor": ["auditor"],
         "release_owner": ["release_owner"],
+        "evidence_source": ["evidence_source"],
+        "intake": ["intake"],
         **extra_roles,
     }
     keys = {name: generate_key() for name in roles}
@@ -196,6 +202,8 @@ def write_api_keys(path: Path, **extra_roles: Sequence[str]) -> ApiKeys:
 
 
 Post = Callable[[str, dict[str, Any]], dict[str, Any]]
+#: role -> a Post that sends with that role's key
+Poster = Callable[[str], Post]
 
 
 @dataclass(frozen=True)
@@ -207,10 +215,14 @@ class Story:
     hold: dict[str, Any]
     r8: dict[str, Any]
     other: dict[str, Any]
+    outcome: dict[str, Any]  # the intake lane returned r6's token
+    event: dict[str, Any]  # the timeline's material correction (r6 and r7 already revoked)
+    event_digest: str
 
 
-def seed_story(trust: Trust, evaluate: Post, place_hold: Post) -> Story:
+def seed_story(trust: Trust, poster: Poster) -> Story:
     """Tell the story through the API: every step must do what the pages will show."""
+    evaluate, place_hold = poster("evaluator"), poster("release_owner")
     r6 = evaluate(
         "/v1/evaluate",
         manifest(
@@ -237,4 +249,29 @@ def seed_story(trust: Trust, evaluate: Post, place_hold: Post) -> Story:
     assert hold["revoked_tokens"] == [r7["decision_id"]], hold
     codes = {v["code"] for v in r8["violations"]}
     assert codes == {"signers.missing_role", "objections.unaccepted"}, r8
-    return Story(r6=r6, r7=r7, hold=hold, r8=r8, other=other)
+    outcome = poster("intake")(
+        "/v1/intake-outcomes",
+        {
+            "token_id": r6["decision_id"],
+            "outcome": "returned",
+            "findings": ["stale_evidence"],
+            "note": R6_RETURNED,
+        },
+    )
+    corrected = _digest("incident timeline, corrected")
+    event = poster("evidence_source")(
+        "/v1/evidence-events",
+        {
+            "source": "incident_timeline",
+            "ref": f"incident_timeline/{PACKET}",
+            "digest": corrected,
+            "observed_at": _rfc3339(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)),
+            "material": True,
+            "note": TIMELINE_NOTE,
+        },
+    )
+    assert event["revoked_tokens"] == [], event  # r6 superseded and r7 held: none live
+    return Story(
+        r6=r6, r7=r7, hold=hold, r8=r8, other=other, outcome=outcome, event=event,
+        event_digest=corrected,
+    )  # fmt: skip

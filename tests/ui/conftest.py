@@ -112,7 +112,7 @@ def seed(client: TestClient, trust: Trust, api_keys: ApiKeys) -> Story:
 
         return post
 
-    return seed_story(trust, call("evaluator"), call("release_owner"))
+    return seed_story(trust, call)
 
 
 @pytest.fixture

@@ -34,8 +34,10 @@ from tests.ui._scenario import (
     OTHER_PACKET,
     PACKET,
     PEOPLE,
+    R6_RETURNED,
     R7_OBJECTION,
     R7_RATIONALE,
+    TIMELINE_NOTE,
     ApiKeys,
     Story,
     Trust,
@@ -90,9 +92,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     argv = release_gate_argv("serve", "--port", str(port))
     with GateProcess(argv, env, port, root / "logs") as gate:
         with httpx.Client(base_url=gate.url, timeout=WAIT_SECONDS) as http:
-            story = seed_story(
-                trust, _poster(http, keys, "evaluator"), _poster(http, keys, "release_owner")
-            )
+            story = seed_story(trust, lambda role: _poster(http, keys, role))
         yield Live(url=gate.url, keys=keys, story=story, trust=trust, gate=gate)
         assert keys.keys["auditor"] not in gate.logs()  # signed in many times, never logged
 
@@ -199,11 +199,16 @@ class TestAuditorInABrowser:
             assert "revoked" in held
             assert "a release owner placed a hold" in held
             assert "no outcome reported" in held
+            assert "returned" in superseded
+            assert "stale_evidence" in superseded
+            assert R6_RETURNED in superseded
 
             hold = _text(driver, f"#hold-{story.hold['hold_id']}")
             assert HOLD_REASON in hold
             assert live.keys.names["release_owner"] in hold
-            assert "No evidence events recorded." in _text(driver, "#evidence")
+            evidence = _text(driver, f"#event-{story.event['event_id']}")
+            for shown in (TIMELINE_NOTE, story.event_digest, "material"):
+                assert shown in evidence
             assert "superseded" in _text(driver, "#revision-exec-customer-review-6")
             full_page_png(driver, shots / "packet.png")
 

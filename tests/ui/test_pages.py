@@ -4,6 +4,7 @@ disagreement, the holds, the token states and the links between them."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from types import SimpleNamespace
 
@@ -24,11 +25,14 @@ from tests.ui._scenario import (
     OTHER_PACKET,
     PACKET,
     PEOPLE,
+    R6_RETURNED,
     R7_OBJECTION,
     R7_RATIONALE,
+    TIMELINE_NOTE,
     ApiKeys,
     Story,
     Trust,
+    manifest,
 )
 
 
@@ -118,6 +122,8 @@ class TestPacketPage:
         assert "hold" in parse(r7).text
         assert f'href="#hold-{seeded.hold["hold_id"]}"' in r7
         assert "no outcome reported" in parse(r7).text
+        assert "returned : stale_evidence" in parse(r6).text  # <strong>returned</strong>: ...
+        assert R6_RETURNED in parse(r6).text
 
     def test_holds_with_reason_and_actor(
         self, gate: TestClient, api_keys: ApiKeys, seeded: Story
@@ -131,10 +137,43 @@ class TestPacketPage:
         html = gate.get(f"/ui/packets/{PACKET}", headers=api_keys.bearer("auditor")).text
         assert "lifted by" in _article(html, f"hold-{seeded.hold['hold_id']}")
 
-    def test_no_evidence_events_yet(
+    def test_evidence_events_with_what_they_said(
         self, gate: TestClient, api_keys: ApiKeys, seeded: Story
     ) -> None:
-        assert "No evidence events recorded." in _get(gate, api_keys, f"/ui/packets/{PACKET}").text
+        html = gate.get(f"/ui/packets/{PACKET}", headers=api_keys.bearer("auditor")).text
+        event = _article(html, f"event-{seeded.event['event_id']}")
+        for shown in ("incident_timeline", f"incident_timeline/{PACKET}", seeded.event_digest):
+            assert shown in event
+        assert TIMELINE_NOTE in event
+        assert "material" in event
+        assert "No evidence events recorded." not in html
+
+    def test_a_token_revoked_by_an_evidence_event_links_to_it(
+        self, gate: TestClient, api_keys: ApiKeys, trust: Trust
+    ) -> None:
+        evaluate = {"content-type": "application/json", **api_keys.bearer("evaluator")}
+        document = manifest(trust, revision=1, packet_id="PKT-2026-0600")
+        approved = gate.post("/v1/evaluate", content=json.dumps(document), headers=evaluate).json()
+        assert approved["allow"] is True
+        body = {
+            "source": "case_management",
+            "ref": "case_management/PKT-2026-0600",
+            "digest": "sha256:" + "e" * 64,
+            "observed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "material": True,
+        }
+        sent = gate.post(
+            "/v1/evidence-events",
+            content=json.dumps(body),
+            headers={"content-type": "application/json", **api_keys.bearer("evidence_source")},
+        ).json()
+        assert sent["revoked_tokens"] == [approved["decision_id"]]
+        html = gate.get("/ui/packets/PKT-2026-0600", headers=api_keys.bearer("auditor")).text
+        start = html.index(f'id="token-{approved["decision_id"]}"')
+        row = html[start : html.index("</tr>", start)]
+        assert "the evidence it relied on changed" in parse(row).text
+        assert f'href="#event-{sent["event_id"]}"' in row
+        assert f'id="event-{sent["event_id"]}"' in html
 
     def test_a_decision_link_lands_on_its_anchor(
         self, gate: TestClient, api_keys: ApiKeys, seeded: Story

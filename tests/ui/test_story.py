@@ -20,8 +20,10 @@ from tests.ui._scenario import (
     OTHER_PACKET,
     PACKET,
     PEOPLE,
+    R6_RETURNED,
     R7_OBJECTION,
     R7_RATIONALE,
+    TIMELINE_NOTE,
     ApiKeys,
     Story,
     Trust,
@@ -85,7 +87,12 @@ class TestPacketStory:
             any_seeded.r7["decision_id"],
         )
         assert (r7.revocation.reason, r7.revocation.cause) == ("hold", any_seeded.hold["hold_id"])
-        assert r6.outcome is None
+        assert r6.outcome is not None
+        assert (r6.outcome.outcome, r6.outcome.findings, r6.outcome.note) == (
+            "returned",
+            ("stale_evidence",),
+            R6_RETURNED,
+        )
         assert r7.outcome is None
         assert len(tokens) == 2  # the denial minted none; the other packet is not in this story
 
@@ -135,8 +142,22 @@ class TestPacketStory:
         assert hold.lifted_by == api_keys.names["release_owner"]
         assert story.revisions[1].state.kind == "revoked"  # r7: no longer held, token still revoked
 
-    def test_no_evidence_events_yet(self, any_gate: TestClient, any_seeded: Story) -> None:
-        assert read_packet_story(_store(any_gate).db, PACKET, now_s=_now()).evidence_events == ()
+    def test_evidence_events_about_the_packets_evidence(
+        self, any_gate: TestClient, any_seeded: Story
+    ) -> None:
+        db = _store(any_gate).db
+        (event,) = read_packet_story(db, PACKET, now_s=_now()).evidence_events
+        assert event.event_id == any_seeded.event["event_id"]
+        assert (event.source, event.ref, event.digest, event.material, event.note) == (
+            "incident_timeline",
+            f"incident_timeline/{PACKET}",
+            any_seeded.event_digest,
+            True,
+            TIMELINE_NOTE,
+        )
+        assert event.revoked_tokens == ()
+        # the other packet cites other evidence: the event did not touch it
+        assert read_packet_story(db, OTHER_PACKET, now_s=_now()).evidence_events == ()
 
     def test_unknown_packet_is_empty(self, any_gate: TestClient) -> None:
         assert read_packet_story(_store(any_gate).db, "PKT-NONE", now_s=_now()).empty

@@ -15,6 +15,8 @@ from release_gate.store import Store
 __all__ = [
     "AuditorDep",
     "EvaluatorDep",
+    "EvidenceSourceDep",
+    "IntakeDep",
     "MetricsDep",
     "ReleaseOwnerDep",
     "RuntimeDep",
@@ -64,3 +66,5 @@ EvaluatorDep = Annotated[Principal, require_role("evaluator")]
 VerifierDep = Annotated[Principal, require_role("verifier")]
 AuditorDep = Annotated[Principal, require_role("auditor")]
 ReleaseOwnerDep = Annotated[Principal, require_role("release_owner")]
+EvidenceSourceDep = Annotated[Principal, require_role("evidence_source")]
+IntakeDep = Annotated[Principal, require_role("intake")]

@@ -23,8 +23,17 @@ __all__ = [
     "VerifyOut",
     "install_openapi",
     "json_body",
+    "no_nul",
     "problem_responses",
 ]
+
+
+def no_nul(value: str) -> str:
+    """Refuse U+0000 in text the store keeps: PostgreSQL text cannot hold it (a 422 here,
+    not a 503 from the store)."""
+    if "\x00" in value:
+        raise ValueError("text may not contain U+0000")
+    return value
 
 
 class _Out(BaseModel):

@@ -22,6 +22,7 @@ from release_gate.cli import (
     evaluate,
     keygen,
     keys,
+    report,
     serve,
     sign,
     test,
@@ -32,7 +33,21 @@ from release_gate.errors import ConfigurationError
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (serve, evaluate, verify, sign, keygen, keys, digest, test, bundle, db, audit, apikey)
+_COMMANDS = (
+    serve,
+    evaluate,
+    verify,
+    sign,
+    keygen,
+    keys,
+    digest,
+    test,
+    bundle,
+    db,
+    audit,
+    report,
+    apikey,
+)
 
 _EPILOG = """\
 Quick start:

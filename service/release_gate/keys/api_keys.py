@@ -11,6 +11,10 @@ longer than the request). Roles:
 - ``auditor``: ``GET /v1/decisions``, ``GET /v1/decisions/{id}``, the chain head, the
   packet pages (``/ui/``)
 - ``release_owner``: ``POST /v1/holds``, ``DELETE /v1/holds/{id}``, ``GET /v1/holds``
+- ``evidence_source``: ``POST /v1/evidence-events`` (source systems)
+- ``intake``: ``POST /v1/intake-outcomes`` (intake lanes)
+
+The auditor also reads the lane reports (``GET /v1/reports/lanes/{lane}``).
 
 Auth is off only in development mode with no key file (a loud warning at
 start-up); production mode without keys refuses to start.
@@ -42,7 +46,9 @@ __all__ = [
     "load_api_keys",
 ]
 
-ROLES = frozenset({"evaluator", "verifier", "auditor", "release_owner"})
+ROLES = frozenset(
+    {"evaluator", "verifier", "auditor", "release_owner", "evidence_source", "intake"}
+)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
 KEY_PREFIX = "rgk_"

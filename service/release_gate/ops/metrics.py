@@ -14,7 +14,9 @@ otherwise. :class:`Labels` holds the sets (docs/operators.md lists them):
 - ``code``: the violation and warning codes of the loaded policy's metadata;
 - ``reason``: the client's token reason codes (``TOKEN_ERRORS``);
 - ``role``: the API key roles;
-- ``outcome``, ``stage``: the gate's own fixed values.
+- ``source``: the evidence sources of the loaded governance data's lanes;
+- ``outcome``, ``stage``, ``revocation``, ``evidence``, ``intake``, ``finding``:
+  the gate's own fixed values (contract section 9 for the last four).
 
 A new counter takes its label values through ``self.labels.<name>(value)``::
 
@@ -22,9 +24,14 @@ A new counter takes its label values through ``self.labels.<name>(value)``::
     ...
     self.warnings.labels(code=self.labels.code(code)).inc()
 
-``lane`` and ``code`` are empty (so everything is ``other``) until
+``lane``, ``code`` and ``source`` are empty (so everything is ``other``) until
 :meth:`Metrics.use_policy` is called with the loaded policy's values; the app's
 lifespan does that.
+
+Revocations are counted where they are committed, whatever revoked them (an
+approval, a hold, an evidence event, a policy reload): the store's writer keeps
+a tally per reason (:meth:`release_gate.store.appender.Appender.revocations`),
+read at each scrape through :meth:`Metrics.count_revocations`.
 """
 
 from __future__ import annotations
@@ -40,8 +47,12 @@ from release_gate.keys.api_keys import ROLES
 from release_gate_client.errors import TOKEN_ERRORS
 
 __all__ = [
+    "EVIDENCE_RESULTS",
+    "FINDINGS",
+    "INTAKE_OUTCOMES",
     "OTHER",
     "OUTCOMES",
+    "REVOCATION_REASONS",
     "STAGES",
     "STATUSES",
     "UNMATCHED_ROUTE",
@@ -60,6 +71,20 @@ UNMATCHED_ROUTE = "(unmatched)"
 OUTCOMES = ("allow", "deny", "invalid", "error")
 #: The decision path's stages (release_gate.decision.decide.STAGES, checked by a test).
 STAGES = ("parse", "canonicalise", "verify", "facts", "evaluate", "mint", "record")
+#: Why a token was revoked (the ``reason`` of the revocations table and list).
+REVOCATION_REASONS = ("superseded", "hold", "evidence.changed", "policy.changed")
+#: What an evidence event did: became the newest material snapshot, was only recorded
+#: (older, or not material), or repeated one already recorded (nothing new).
+EVIDENCE_RESULTS = ("newest", "recorded", "repeat")
+#: An intake lane's outcome for a token, and its findings (contract section 9).
+INTAKE_OUTCOMES = ("accepted", "returned")
+FINDINGS = (
+    "hidden_disagreement",
+    "stale_evidence",
+    "wrong_audience",
+    "out_of_scope_action",
+    "other",
+)
 #: Statuses counted by their number; any other is counted by its class (``4xx``).
 STATUSES = frozenset(
     {200, 201, 204, 304, 400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 429, 500, 502, 503, 504}
@@ -104,6 +129,11 @@ class Labels:
     role: LabelSet
     outcome: LabelSet
     stage: LabelSet
+    source: LabelSet
+    revocation: LabelSet
+    evidence: LabelSet
+    intake: LabelSet
+    finding: LabelSet
 
     @staticmethod
     def status(status: object) -> str:
@@ -120,7 +150,36 @@ class Labels:
             role=LabelSet(ROLES),
             outcome=LabelSet(OUTCOMES),
             stage=LabelSet(STAGES),
+            source=LabelSet(()),
+            revocation=LabelSet(REVOCATION_REASONS),
+            evidence=LabelSet(EVIDENCE_RESULTS),
+            intake=LabelSet(INTAKE_OUTCOMES),
+            finding=LabelSet(FINDINGS),
         )
+
+
+class _Revocations(Collector):
+    """``release_gate_revocations_total{reason}``, read from a tally at each scrape."""
+
+    def __init__(self, labels: Callable[[], LabelSet]) -> None:
+        self._labels = labels
+        self.tally: Callable[[], Mapping[str, int]] = dict
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "release_gate_revocations",
+            "Tokens revoked by this process's commits, by reason (superseded, hold, "
+            "evidence.changed, policy.changed).",
+            labels=["reason"],
+        )
+        label = self._labels()
+        counts = dict.fromkeys(REVOCATION_REASONS, 0)
+        for reason, count in self.tally().items():
+            key = label(reason)
+            counts[key] = counts.get(key, 0) + count
+        for reason, count in counts.items():
+            family.add_metric([reason], count)
+        yield family
 
 
 class Metrics:
@@ -159,6 +218,33 @@ class Metrics:
             ["method", "route", "status"],
             registry=self.registry,
         )
+        self.evidence_events = Counter(
+            "release_gate_evidence_events",
+            "Evidence events from source systems, by source and result (newest: a material "
+            "change that became the newest snapshot; recorded: older or not material; repeat).",
+            ["source", "result"],
+            registry=self.registry,
+        )
+        self.intake_outcomes = Counter(
+            "release_gate_intake_outcomes",
+            "Intake outcomes reported by intake lanes, by lane and outcome (repeats not counted).",
+            ["lane", "outcome"],
+            registry=self.registry,
+        )
+        self.intake_findings = Counter(
+            "release_gate_intake_findings",
+            "Findings of returned intake outcomes, by lane and finding.",
+            ["lane", "finding"],
+            registry=self.registry,
+        )
+        self.verify_failures = Counter(
+            "release_gate_verify_failures",
+            "/v1/verify answers of valid: false, by the lane asked for and the reason.",
+            ["lane", "reason"],
+            registry=self.registry,
+        )
+        self._revocations = _Revocations(lambda: self.labels.revocation)
+        self.registry.register(self._revocations)
         self.stages = Histogram(
             "release_gate_decision_stage_seconds",
             "Time per decision stage (parse, canonicalise, verify, facts, evaluate, mint, record).",
@@ -167,9 +253,40 @@ class Metrics:
             registry=self.registry,
         )
 
-    def use_policy(self, *, lanes: Iterable[str], codes: Iterable[str]) -> None:
-        """Bound ``lane`` and ``code`` to the loaded governance data's lanes and policy's codes."""
-        self.labels = replace(self.labels, lane=LabelSet(lanes), code=LabelSet(codes))
+    def use_policy(
+        self,
+        *,
+        lanes: Iterable[str],
+        codes: Iterable[str],
+        sources: Iterable[str] | None = None,
+    ) -> None:
+        """Bound ``lane`` and ``code`` to the loaded governance data's lanes and policy's
+        codes, and ``source`` to its evidence sources (kept as they are when None)."""
+        changes = {"lane": LabelSet(lanes), "code": LabelSet(codes)}
+        if sources is not None:
+            changes["source"] = LabelSet(sources)
+        self.labels = replace(self.labels, **changes)
+
+    def count_revocations(self, tally: Callable[[], Mapping[str, int]]) -> None:
+        """Read ``release_gate_revocations_total`` from ``tally`` (reason -> count) at each
+        scrape: the store's writer counts every revocation it commits."""
+        self._revocations.tally = tally
+
+    def observe_evidence_event(self, *, source: str, result: str) -> None:
+        self.evidence_events.labels(
+            source=self.labels.source(source), result=self.labels.evidence(result)
+        ).inc()
+
+    def observe_intake_outcome(self, *, lane: str, outcome: str, findings: Iterable[str]) -> None:
+        lane_label = self.labels.lane(lane)
+        self.intake_outcomes.labels(lane=lane_label, outcome=self.labels.intake(outcome)).inc()
+        for finding in findings:
+            self.intake_findings.labels(lane=lane_label, finding=self.labels.finding(finding)).inc()
+
+    def observe_verify_failure(self, *, lane: str, reason: str | None) -> None:
+        self.verify_failures.labels(
+            lane=self.labels.lane(lane), reason=self.labels.reason(reason)
+        ).inc()
 
     def observe_decision(
         self, *, allow: bool, codes: list[str], seconds: float, stages: Mapping[str, float]

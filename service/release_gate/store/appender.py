@@ -23,7 +23,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -34,7 +34,7 @@ from release_gate.decision.log import FactsChanged
 from release_gate.errors import GateError, StoreUnavailable
 from release_gate.store.chain import ChainHeadState, ChainLink, Unchained, lock_head, move_head
 from release_gate.store.db import Database
-from release_gate.store.schema import Chained
+from release_gate.store.schema import Chained, RevocationRow
 from release_gate.store.state import BatchState, Needs
 from release_gate.store.state_sql import flush, load
 
@@ -98,6 +98,8 @@ class Appender:
         self.batches = 0  # transactions committed (read by /metrics)
         self.entries = 0  # entries committed in them
         self.busy_seconds = 0.0  # the writer's time in them, lock waits included
+        self._revoked: dict[str, int] = {}  # tokens revoked by committed batches, by reason
+        self._tally_lock = threading.Lock()
 
     def append(self, entry: Entry) -> Any:
         """Record ``entry`` durably and return what it returned; raises its refusal,
@@ -114,6 +116,11 @@ class Appender:
             raise StoreUnavailable(
                 f"the decision store did not commit within {self._timeout:g} s; no token was issued"
             ) from exc
+
+    def revocations(self) -> dict[str, int]:
+        """Tokens revoked by the batches this process committed, by reason (for /metrics)."""
+        with self._tally_lock:
+            return dict(self._revoked)
 
     def queued(self) -> int:
         """Entries waiting for the next batch (approximate, for tests and metrics)."""
@@ -174,11 +181,18 @@ class Appender:
         self.batches += 1
         self.entries += sum(1 for ok, _ in outcomes if ok)
         self.busy_seconds += time.perf_counter() - started
+        self._tally(batch.state.rows.get(RevocationRow, ()))
         for (_, future), (ok, value) in zip(items, outcomes, strict=True):
             if ok:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+
+    def _tally(self, revocations: Iterable[dict[str, Any]]) -> None:
+        with self._tally_lock:
+            for row in revocations:
+                reason = str(row["reason"])
+                self._revoked[reason] = self._revoked.get(reason, 0) + 1
 
     @staticmethod
     def _batch(conn: Connection, entries: list[Entry]) -> Batch:

@@ -78,17 +78,18 @@ class _Record:
                     f"(reported {earlier['at']}); one outcome per token"
                 )
             return OutcomeRecorded(earlier["outcome_id"], lane, False)
-        row = self._row(lane)
+        row = self._row(lane, state.token_released[o.token_id])
         batch.chain(Unchained.of(IntakeOutcomeRow, row))
         state.outcomes[o.token_id] = row
         return OutcomeRecorded(row["outcome_id"], lane, True)
 
-    def _row(self, lane: str) -> dict[str, Any]:
+    def _row(self, lane: str, released_at_ns: int) -> dict[str, Any]:
         o = self.outcome
         return {
             "outcome_id": str(uuid.uuid4()),
             "token_id": o.token_id,
             "lane": lane,
+            "released_at_ns": released_at_ns,
             "outcome": o.outcome,
             "findings": json.dumps(list(o.findings)),
             "note": o.note,

@@ -12,7 +12,7 @@ row of any of them.
 - ``chain_head``: one row, the sequence number and hash of the last entry.
 
 Derived, written in the transaction of the entry that causes them:
-``revocations`` (token ids revoked, with reason and cause).
+``revocations`` (token ids revoked, with reason, cause and when).
 
 State the appends keep up to date in the same transaction, so the facts of a
 decision are read by primary key whatever the length of the history
@@ -83,6 +83,8 @@ class DecisionRow(Chained):
         Index("ix_decisions_packet_lane", "packet_id", "lane", "allow", "packet_revision"),
         Index("ix_decisions_evaluated_at_ns", "evaluated_at_ns"),
         Index("ix_decisions_lane", "lane"),
+        # the lane reports: the decisions of a lane in a window, from the index alone
+        Index("ix_decisions_lane_at", "lane", "evaluated_at_ns", "allow"),
     )
 
     decision_id: Mapped[str] = mapped_column(String(36), unique=True)
@@ -126,6 +128,9 @@ class HoldEventRow(Chained):
 
 class RevocationRow(Base):
     __tablename__ = "revocations"
+    __table_args__ = (
+        Index("ix_revocations_lane_reason", "lane", "reason", "revoked_at_ns"),  # lane reports
+    )
 
     jti: Mapped[str] = mapped_column(String(36), primary_key=True)
     packet_id: Mapped[str] = mapped_column(String(128))
@@ -134,6 +139,7 @@ class RevocationRow(Base):
     reason: Mapped[str] = mapped_column(String(32))
     cause: Mapped[str] = mapped_column(String(80))  # a decision, hold or event id; or a digest
     revoked_at: Mapped[str] = mapped_column(String(40))
+    revoked_at_ns: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
@@ -142,6 +148,15 @@ class PacketStateRow(Base):
     before it), and its latest approved revision. Every decision updates it."""
 
     __tablename__ = "packet_state"
+    __table_args__ = (  # the lane reports' approval figures, from the index alone
+        Index(
+            "ix_packet_state_lane_allow",
+            "lane",
+            "first_allow_ns",
+            "first_decision_ns",
+            "denials_before_allow",
+        ),
+    )
 
     packet_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     lane: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -232,11 +247,16 @@ class EvidenceStateRow(Base):
 
 class IntakeOutcomeRow(Chained):
     __tablename__ = "intake_outcomes"
-    __table_args__ = (Index("ix_intake_outcomes_lane_at", "lane", "at_ns"),)
+    __table_args__ = (
+        Index("ix_intake_outcomes_lane_at", "lane", "at_ns"),
+        # the lane reports: outcomes of the tokens released in a window, without a join
+        Index("ix_intake_outcomes_lane_released", "lane", "released_at_ns", "outcome", "findings"),
+    )
 
     outcome_id: Mapped[str] = mapped_column(String(36), unique=True)
     token_id: Mapped[str] = mapped_column(String(36), unique=True)
     lane: Mapped[str] = mapped_column(String(128))
+    released_at_ns: Mapped[int] = mapped_column(BigInteger)  # the token's evaluated_at_ns
     outcome: Mapped[str] = mapped_column(String(16))
     findings: Mapped[str] = mapped_column(Text)  # JSON array
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -265,7 +285,7 @@ class DecisionCodeRow(Base):
     """Each violation code of each decision, for the lane reports' counts by code."""
 
     __tablename__ = "decision_codes"
-    __table_args__ = (Index("ix_decision_codes_lane_at", "lane", "evaluated_at_ns"),)
+    __table_args__ = (Index("ix_decision_codes_lane_code", "lane", "code", "evaluated_at_ns"),)
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     code: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -278,7 +298,7 @@ class VerifyFailureRow(Base):
     """A ``/v1/verify`` answer of ``valid: false`` (not chained: a count for reports)."""
 
     __tablename__ = "verify_failures"
-    __table_args__ = (Index("ix_verify_failures_lane_at", "lane", "at_ns"),)
+    __table_args__ = (Index("ix_verify_failures_lane_reason", "lane", "reason", "at_ns"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     lane: Mapped[str] = mapped_column(String(128))

@@ -172,6 +172,7 @@ class BatchState:
         #: Entries recorded before (or earlier in the batch), by their natural key:
         self.evidence_events: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.token_lanes: dict[str, str] = {}  # jti -> lane of its recorded allow
+        self.token_released: dict[str, int] = {}  # jti -> its allow's evaluated_at_ns
         self.outcomes: dict[str, dict[str, Any]] = {}  # jti -> its intake outcome
         self.policy_digests: set[str] = set()  # digests a policy event names
 
@@ -285,5 +286,6 @@ def _revocation(token: LiveToken, reason: str, cause: str, now_ns: int) -> dict[
         "reason": reason,
         "cause": cause,
         "revoked_at": format_ns(now_ns),
+        "revoked_at_ns": now_ns // 1000 * 1000,  # the instant revoked_at says (microseconds)
         "expires_at": token.expires_at,
     }

@@ -122,9 +122,13 @@ def _load_entries(state: BatchState, conn: Connection, needs: Needs) -> None:
     if needs.tokens:
         jtis = sorted(needs.tokens)
         rows = conn.execute(
-            select(DecisionRow.token_id, DecisionRow.lane).where(DecisionRow.token_id.in_(jtis))
+            select(DecisionRow.token_id, DecisionRow.lane, DecisionRow.evaluated_at_ns).where(
+                DecisionRow.token_id.in_(jtis)
+            )
         )
-        state.token_lanes.update({row.token_id: row.lane for row in rows})
+        for row in rows:
+            state.token_lanes[row.token_id] = row.lane
+            state.token_released[row.token_id] = row.evaluated_at_ns
         rows = conn.execute(
             select(IntakeOutcomeRow.__table__).where(IntakeOutcomeRow.token_id.in_(jtis))
         )

@@ -14,6 +14,7 @@ Create Date: 2026-12-01
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import time
@@ -151,6 +152,7 @@ def _entry_tables() -> None:
         sa.Column("outcome_id", sa.String(36), nullable=False, unique=True),
         sa.Column("token_id", sa.String(36), nullable=False, unique=True),
         sa.Column("lane", sa.String(128), nullable=False),
+        sa.Column("released_at_ns", sa.BigInteger, nullable=False),
         sa.Column("outcome", sa.String(16), nullable=False),
         sa.Column("findings", sa.Text, nullable=False),
         sa.Column("note", sa.Text, nullable=True),
@@ -159,6 +161,11 @@ def _entry_tables() -> None:
         sa.Column("at_ns", sa.BigInteger, nullable=False),
     )
     op.create_index("ix_intake_outcomes_lane_at", "intake_outcomes", ["lane", "at_ns"])
+    op.create_index(
+        "ix_intake_outcomes_lane_released",
+        "intake_outcomes",
+        ["lane", "released_at_ns", "outcome", "findings"],
+    )
     op.create_table(
         "policy_events",
         *_chained(),
@@ -183,7 +190,9 @@ def _report_tables() -> None:
         sa.Column("allow", sa.Boolean, nullable=False),
         sa.Column("evaluated_at_ns", sa.BigInteger, nullable=False),
     )
-    op.create_index("ix_decision_codes_lane_at", "decision_codes", ["lane", "evaluated_at_ns"])
+    op.create_index(
+        "ix_decision_codes_lane_code", "decision_codes", ["lane", "code", "evaluated_at_ns"]
+    )
     op.create_table(
         "verify_failures",
         sa.Column(
@@ -196,7 +205,20 @@ def _report_tables() -> None:
         sa.Column("reason", sa.String(64), nullable=False),
         sa.Column("at_ns", sa.BigInteger, nullable=False),
     )
-    op.create_index("ix_verify_failures_lane_at", "verify_failures", ["lane", "at_ns"])
+    op.create_index(
+        "ix_verify_failures_lane_reason", "verify_failures", ["lane", "reason", "at_ns"]
+    )
+    # The lane reports read aggregates by lane and time from covering indexes, so a window
+    # of 100,000 decisions is counted from the indexes alone (store/reports.py).
+    op.create_index("ix_decisions_lane_at", "decisions", ["lane", "evaluated_at_ns", "allow"])
+    op.create_index(
+        "ix_packet_state_lane_allow",
+        "packet_state",
+        ["lane", "first_allow_ns", "first_decision_ns", "denials_before_allow"],
+    )
+    op.create_index(
+        "ix_revocations_lane_reason", "revocations", ["lane", "reason", "revoked_at_ns"]
+    )
 
 
 def _replay(conn: sa.Connection) -> None:
@@ -248,9 +270,30 @@ def _replay(conn: sa.Connection) -> None:
         conn.execute(meta.tables["decision_codes"].insert(), codes)
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _revoked_at_ns(conn: sa.Connection) -> None:
+    """When each earlier revocation happened, in ns, from its ``revoked_at`` text (the
+    gate's own UTC timestamp, microseconds), for the reports' windows."""
+    rows = conn.execute(sa.text("SELECT jti, revoked_at FROM revocations")).all()
+    for row in rows:
+        since = dt.datetime.fromisoformat(row.revoked_at.replace("Z", "+00:00")) - _EPOCH
+        seconds = since.days * 86400 + since.seconds  # integers: exact, unlike a float
+        ns = seconds * 1_000_000_000 + since.microseconds * 1000
+        conn.execute(
+            sa.text("UPDATE revocations SET revoked_at_ns = :ns WHERE jti = :jti"),
+            {"ns": ns, "jti": row.jti},
+        )
+
+
 def upgrade() -> None:
     with op.batch_alter_table("revocations") as table:  # a policy digest is a cause too
         table.alter_column("cause", type_=sa.String(80), existing_nullable=False)
+        table.add_column(sa.Column("revoked_at_ns", sa.BigInteger, nullable=True))
+    _revoked_at_ns(op.get_bind())
+    with op.batch_alter_table("revocations") as table:
+        table.alter_column("revoked_at_ns", existing_type=sa.BigInteger, nullable=False)
     _state_tables()
     _entry_tables()
     _report_tables()
@@ -271,5 +314,8 @@ def downgrade() -> None:
         "packet_state",
     ):
         op.drop_table(table)
+    op.drop_index("ix_revocations_lane_reason", table_name="revocations")
+    op.drop_index("ix_decisions_lane_at", table_name="decisions")
     with op.batch_alter_table("revocations") as revocations:
+        revocations.drop_column("revoked_at_ns")
         revocations.alter_column("cause", type_=sa.String(36), existing_nullable=False)

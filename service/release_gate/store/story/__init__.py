@@ -13,22 +13,22 @@ section per kind of entry::
     ├── disagreements    AcceptedDisagreement  the residual disagreement each approval accepted
     ├── tokens           TokenEntry            live, expired or revoked (reason, cause); outcome
     ├── holds            HoldEntry             placed and lifted, reason and actor
-    └── evidence_events  EvidenceEventEntry    none recorded until issue 10
+    └── evidence_events  EvidenceEventEntry    source systems' events about the evidence
+                                               the page's manifests cite
 
 :func:`list_packets` (``packets``) gives the recent packets, one row per
 packet and lane, with the state of its highest revision.
 
-**Adding a kind** (issue 10's evidence events and intake outcomes are next):
-define its frozen entry in ``model``, write its reader in ``read`` (one
-bounded, indexed query, newest first), add the field to :class:`PacketStory`
-and one line to :func:`read_packet_story`, and give it a section in
-``api/ui/templates/packet.html``. Both of issue 10's readers are in place
-already and return nothing until their tables exist:
-:func:`release_gate.store.story.read.evidence_events` and
-:func:`release_gate.store.story.read.outcomes` (shown on each token); the
-page already says "no evidence events recorded" and "no outcome reported".
-A new revocation reason (``policy.changed``, ``evidence.changed``) needs no
-change here: reason and cause are shown as recorded, labelled by the page.
+**Adding a kind**: define its frozen entry in ``model``, write its reader in
+``read`` (one bounded, indexed query, newest first), add the field to
+:class:`PacketStory` and one line to :func:`read_packet_story`, and give it a
+section in ``api/ui/templates/packet.html``. Intake outcomes are read per token
+(:func:`release_gate.store.story.read.outcomes`, by the tokens on the page);
+evidence events by the source and ref of the evidence the page's manifests
+cite (:func:`release_gate.store.story.read.evidence_events`; each manifest is
+parsed once, shared with the accepted disagreement). A new revocation reason
+needs no change here: reason and cause are shown as recorded, labelled by the
+page.
 """
 
 from __future__ import annotations
@@ -86,15 +86,16 @@ def read_packet_story(
     try:
         with db.read() as conn:
             holds = read.holds(conn, packet_id)
+            manifests = read.manifests(page.items)
             return PacketStory(
                 packet_id=packet_id,
                 revisions=read.revisions(conn, packet_id, holds, now_s),
                 decisions=tuple(page.items),
                 next_cursor=page.next_cursor,
-                disagreements=read.disagreements(page.items),
+                disagreements=read.disagreements(page.items, manifests),
                 tokens=read.tokens(conn, page.items, now_s),
                 holds=holds,
-                evidence_events=read.evidence_events(conn, packet_id),
+                evidence_events=read.evidence_events(conn, manifests.values()),
             )
     except SQLAlchemyError as exc:
         raise StoreUnavailable("the decision store cannot be read") from exc

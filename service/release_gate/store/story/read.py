@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, case, func, select, tuple_
 
 from release_gate.store.decisions import DecisionRecord
-from release_gate.store.schema import DecisionRow, HoldEventRow
+from release_gate.store.schema import DecisionRow, EvidenceEventRow, HoldEventRow, IntakeOutcomeRow
+from release_gate.store.state import ref_digest
 from release_gate.store.story.model import (
     AcceptanceEntry,
     AcceptedDisagreement,
@@ -23,7 +24,15 @@ from release_gate.store.story.model import (
 from release_gate.store.story.packets import chunks, revision_state, revocations_of
 from release_gate.timestamps import format_ns
 
-__all__ = ["disagreements", "evidence_events", "holds", "revisions", "tokens"]
+__all__ = [
+    "disagreements",
+    "evidence_events",
+    "holds",
+    "manifests",
+    "outcomes",
+    "revisions",
+    "tokens",
+]
 
 
 def holds(conn: Connection, packet_id: str) -> tuple[HoldEntry, ...]:
@@ -157,18 +166,61 @@ def tokens(
 
 
 def outcomes(conn: Connection, token_ids: Sequence[str]) -> dict[str, OutcomeEntry]:
-    """Intake outcomes by token id. None are recorded until issue 10: then one query
-    on its table (``WHERE token_id IN ...``, in :func:`chunks`) goes here."""
-    del conn, token_ids
-    return {}
+    """Intake outcomes by token id (one per token, by its unique index)."""
+    found: dict[str, OutcomeEntry] = {}
+    for chunk in chunks(token_ids):
+        rows = conn.execute(
+            select(IntakeOutcomeRow.__table__).where(IntakeOutcomeRow.token_id.in_(chunk))
+        )
+        for row in rows:
+            found[row.token_id] = OutcomeEntry(
+                outcome=row.outcome,
+                findings=tuple(json.loads(row.findings)),
+                note=row.note,
+                reported_at=row.at,
+            )
+    return found
 
 
-def evidence_events(conn: Connection, packet_id: str) -> tuple[EvidenceEventEntry, ...]:
-    """Evidence events that touched the packet's evidence, newest first. None are
-    recorded until issue 10: then its query (events whose source and ref appear in
-    the packet's manifests, or that revoked one of its tokens) goes here."""
-    del conn, packet_id
-    return ()
+def manifests(records: Sequence[DecisionRecord]) -> dict[str, Any]:
+    """Each distinct manifest of ``records``, parsed once, by manifest digest."""
+    found: dict[str, Any] = {}
+    for record in records:
+        digest = record.decision.manifest_digest
+        if digest not in found:
+            found[digest] = json.loads(record.decision.basis.manifest_text)
+    return found
+
+
+def evidence_events(
+    conn: Connection, cited_by: Iterable[Mapping[str, Any]]
+) -> tuple[EvidenceEventEntry, ...]:
+    """Evidence events about the evidence the manifests ``cited_by`` cite (by source and
+    ref, so also those that revoked their tokens), newest first."""
+    keys = sorted(
+        {(e["source"], ref_digest(e["ref"])) for manifest in cited_by for e in manifest["evidence"]}
+    )
+    rows: list[Any] = []
+    for chunk in chunks(keys):
+        rows += conn.execute(
+            select(EvidenceEventRow.__table__).where(
+                tuple_(EvidenceEventRow.source, EvidenceEventRow.ref_digest).in_(chunk)
+            )
+        ).all()
+    return tuple(
+        EvidenceEventEntry(
+            event_id=row.event_id,
+            source=row.source,
+            ref=row.ref,
+            digest=row.digest,
+            observed_at=row.observed_at,
+            material=bool(row.material),
+            note=row.note,
+            recorded_at=row.at,
+            revoked_tokens=tuple(json.loads(row.revoked)),
+        )
+        for row in sorted(rows, key=lambda row: -row.seq)
+    )
 
 
 def _acceptances(manifest: Any, accepted: Sequence[str]) -> tuple[AcceptanceEntry, ...]:
@@ -187,12 +239,15 @@ def _acceptances(manifest: Any, accepted: Sequence[str]) -> tuple[AcceptanceEntr
     )
 
 
-def disagreements(records: Sequence[DecisionRecord]) -> tuple[AcceptedDisagreement, ...]:
+def disagreements(
+    records: Sequence[DecisionRecord], parsed: Mapping[str, Any] | None = None
+) -> tuple[AcceptedDisagreement, ...]:
     """The accepted residual disagreement of each approval in ``records``, newest first.
 
     Approvals of one manifest in one lane (re-evaluated) are one entry. The
-    acceptances are read from the manifest as received, restricted to the
-    objection ids the decision recorded as accepted.
+    acceptances are read from the manifest as received (``parsed``, by manifest
+    digest, when already read), restricted to the objection ids the decision
+    recorded as accepted.
     """
     found: dict[tuple[str, str], AcceptedDisagreement] = {}
     for record in records:
@@ -202,7 +257,9 @@ def disagreements(records: Sequence[DecisionRecord]) -> tuple[AcceptedDisagreeme
         key = (decision.lane, decision.manifest_digest)
         entry = found.get(key)
         if entry is None:
-            manifest = json.loads(basis.manifest_text)
+            manifest = (parsed or {}).get(decision.manifest_digest)
+            if manifest is None:
+                manifest = json.loads(basis.manifest_text)
             entry = AcceptedDisagreement(
                 decision.lane, decision.packet.revision, decision.manifest_digest,
                 manifest["release_owner"], (), _acceptances(manifest, basis.accepted_objections),
