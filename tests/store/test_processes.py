@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -206,7 +207,7 @@ class TestWorkers:
                 log=log,
             ) as gate:
                 deadline = time.monotonic() + BURST_DEADLINE_SECONDS
-                while len(children_serving(gate)) < 2:
+                while len(serving_pids(log)) < 2:  # both started serving, as they log
                     assert time.monotonic() < deadline, log.read_text()
                     time.sleep(0.05)
                 manifest = revision(make_manifest, 3, supersedes=2)
@@ -218,7 +219,8 @@ class TestWorkers:
                     thread.start()
                 while len(tokens) < KILL_AFTER_TOKENS and time.monotonic() < deadline:
                     time.sleep(0.005)
-                victim = children_serving(gate)[0]
+                victim = serving_pids(log)[0]
+                assert victim in children_serving(gate)
                 os.kill(victim, signal.SIGKILL)
                 while "starting it again" not in log.read_text():
                     assert time.monotonic() < deadline, log.read_text()
@@ -241,6 +243,11 @@ class TestWorkers:
                 assert report.ok, report.to_dict()
             finally:
                 store.close()
+
+
+def serving_pids(log: Path) -> list[int]:
+    """The workers that said they are serving (``worker N serving (pid P)``)."""
+    return [int(pid) for pid in re.findall(r"worker \d+ serving \(pid (\d+)\)", log.read_text())]
 
 
 def children_serving(gate: GateProcess) -> list[int]:
