@@ -104,6 +104,35 @@ class Gate:
     def evaluate(self, body: bytes, *, now_ns: int | None = None) -> Decision:
         """Decide on one manifest. ``now_ns`` makes a dry run: not recorded, no token."""
         watch = _Stopwatch()
+        case = self._check(body, watch)
+        facts = self._facts(case.manifest)
+        watch.lap("facts")
+        for _attempt in range(_MAX_ATTEMPTS):
+            try:
+                return self._attempt(case, facts, now_ns, watch)
+            except FactsChanged as changed:
+                logger.info(
+                    "facts changed during evaluation of %s; re-evaluating", case.manifest.lane
+                )
+                facts = changed.current
+        raise StoreUnavailable("the packet's history kept changing; no decision was recorded")
+
+    def replay(self, manifest_text: str, *, now_ns: int, facts: Facts | None = None) -> Decision:
+        """Decide again on a recorded manifest at ``now_ns``: a dry run (not recorded, no token).
+
+        On ``facts`` when given (an impact replay passes the facts recorded with
+        the decision), else on the store's facts now (the re-check of a live
+        approval after a reload). The manifest is checked, canonicalised and
+        verified again, against this gate's trust store.
+        """
+        watch = _Stopwatch()
+        case = self._check(manifest_text.encode("utf-8"), watch)
+        known = self._facts(case.manifest) if facts is None else facts
+        watch.lap("facts")
+        return self._attempt(case, known, now_ns, watch)
+
+    def _check(self, body: bytes, watch: _Stopwatch) -> _Case:
+        """Parse, canonicalise and verify: what every attempt at a decision shares."""
         document = parse_ijson(body, max_depth=self._max_depth)
         manifest = validate_manifest(document, limits=self._limits)
         watch.lap("parse")
@@ -113,16 +142,7 @@ class Gate:
             manifest.signatures, digest=digest, governance=self._governance
         )
         watch.lap("verify")
-        case = _Case(body.decode("utf-8"), manifest, digest, statuses)
-        facts = self._facts(manifest)
-        watch.lap("facts")
-        for _attempt in range(_MAX_ATTEMPTS):
-            try:
-                return self._attempt(case, facts, now_ns, watch)
-            except FactsChanged as changed:
-                logger.info("facts changed during evaluation of %s; re-evaluating", manifest.lane)
-                facts = changed.current
-        raise StoreUnavailable("the packet's history kept changing; no decision was recorded")
+        return _Case(body.decode("utf-8"), manifest, digest, statuses)
 
     def _facts(self, manifest: Manifest) -> Facts:
         if self._store is None:

@@ -14,7 +14,8 @@ otherwise. :class:`Labels` holds the sets (docs/operators.md lists them):
 - ``code``: the violation and warning codes of the loaded policy's metadata;
 - ``reason``: the client's token reason codes (``TOKEN_ERRORS``);
 - ``role``: the API key roles;
-- ``outcome``, ``stage``: the gate's own fixed values.
+- ``outcome``, ``stage``: the gate's own fixed values (a reload's ``outcome`` is
+  ``ok`` or ``failed``, :data:`RELOAD_OUTCOMES`).
 
 A new counter takes its label values through ``self.labels.<name>(value)``::
 
@@ -40,6 +41,7 @@ from release_gate_client.errors import TOKEN_ERRORS
 __all__ = [
     "OTHER",
     "OUTCOMES",
+    "RELOAD_OUTCOMES",
     "STAGES",
     "STATUSES",
     "UNMATCHED_ROUTE",
@@ -56,6 +58,8 @@ OTHER = "other"
 #: The route of a request that matched no route template.
 UNMATCHED_ROUTE = "(unmatched)"
 OUTCOMES = ("allow", "deny", "invalid", "error")
+#: A policy reload swapped a new bundle in (``ok``) or left the old one serving (``failed``).
+RELOAD_OUTCOMES = ("ok", "failed")
 #: The decision path's stages (release_gate.decision.decide.STAGES, checked by a test).
 STAGES = ("parse", "canonicalise", "verify", "facts", "evaluate", "mint", "record")
 #: Statuses counted by their number; any other is counted by its class (``4xx``).
@@ -102,6 +106,7 @@ class Labels:
     role: LabelSet
     outcome: LabelSet
     stage: LabelSet
+    reload: LabelSet
 
     @staticmethod
     def status(status: object) -> str:
@@ -118,6 +123,7 @@ class Labels:
             role=LabelSet(ROLES),
             outcome=LabelSet(OUTCOMES),
             stage=LabelSet(STAGES),
+            reload=LabelSet(RELOAD_OUTCOMES),
         )
 
 
@@ -165,6 +171,20 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.reloads = Counter(
+            "release_gate_policy_reloads",
+            "Policy reloads by outcome: ok (a new bundle serves), failed (the old one still does).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in RELOAD_OUTCOMES:  # both series from the start, at 0
+            self.reloads.labels(outcome=outcome)
+        self.policy_revocations = Counter(
+            "release_gate_policy_revocations",
+            "Live approvals revoked because a reloaded policy denies them (policy.changed).",
+            registry=self.registry,
+        )
+
     def use_policy(self, *, lanes: Iterable[str], codes: Iterable[str]) -> None:
         """Bound ``lane`` and ``code`` to the loaded governance data's lanes and policy's codes."""
         self.labels = replace(self.labels, lane=LabelSet(lanes), code=LabelSet(codes))
@@ -183,6 +203,12 @@ class Metrics:
         """Count one decision's warnings, by code (bounded like violations)."""
         for code in codes:
             self.warnings.labels(code=self.labels.code(code)).inc()
+
+    def observe_reload(self, *, ok: bool) -> None:
+        self.reloads.labels(outcome=self.labels.reload("ok" if ok else "failed")).inc()
+
+    def observe_policy_revocations(self, count: int) -> None:
+        self.policy_revocations.inc(count)
 
     def observe_request(self, *, method: str, route: str, status: int) -> None:
         self.requests.labels(
