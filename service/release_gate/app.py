@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         reloader = PolicyReloader(
             served, metrics=metrics, on_swap=lambda: _bind_policy_labels(metrics, served)
         )
+        app.state.reloader = reloader
         reloader.start()
         try:
             yield
