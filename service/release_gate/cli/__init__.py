@@ -22,6 +22,7 @@ from release_gate.cli import (
     evaluate,
     keygen,
     keys,
+    policy,
     serve,
     sign,
     test,
@@ -32,7 +33,21 @@ from release_gate.errors import ConfigurationError
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (serve, evaluate, verify, sign, keygen, keys, digest, test, bundle, db, audit, apikey)
+_COMMANDS = (
+    serve,
+    evaluate,
+    verify,
+    sign,
+    keygen,
+    keys,
+    digest,
+    test,
+    bundle,
+    policy,
+    db,
+    audit,
+    apikey,
+)
 
 _EPILOG = """\
 Quick start:
@@ -40,6 +55,7 @@ Quick start:
   release-gate serve                               # embedded engine, SQLite, dev key
   release-gate evaluate manifests/examples/approved.json --now 2026-11-26T09:00:00Z
   release-gate test policies                       # the Rego unit tests
+  release-gate policy impact --candidate DIR       # what a policy change would change
 
 Configuration comes from RELEASE_GATE_* environment variables; flags override them.
 Exit codes: 0 success/allow/valid, 1 deny/invalid token/failed tests, 2 usage or other errors.
