@@ -51,7 +51,8 @@ logger = logging.getLogger(__name__)
 #: (past the engine's and the store's own timeouts; a decision still running then fails
 #: closed, with a 503).
 RETIRE_SECONDS = 60.0
-#: Before a postponed re-check is tried again.
+#: Before a postponed re-check is tried again: the poll interval (at least 0.5 s), or
+#: this without polling.
 RECHECK_RETRY_SECONDS = 5.0
 #: A directory that changes while it is read is read again this often, after this pause.
 _SETTLE_ATTEMPTS = 5
@@ -96,6 +97,7 @@ class PolicyReloader:
         self._runtime = runtime
         self._root = runtime.settings.policies
         self._poll = runtime.settings.policy_poll_seconds
+        self._retry_seconds = max(0.5, self._poll) if self._poll > 0 else RECHECK_RETRY_SECONDS
         self._metrics = metrics
         self._on_swap = on_swap
         self._clock = clock
@@ -267,11 +269,11 @@ class PolicyReloader:
                 actor=self._actor,
             )
         except RecheckPostponed as exc:
-            self._retry_at = time.monotonic() + RECHECK_RETRY_SECONDS
+            self._retry_at = time.monotonic() + self._retry_seconds
             logger.warning(
-                "re-check of live approvals under revision %s postponed (%.0f s): %s",
+                "re-check of live approvals under revision %s postponed (%.1f s): %s",
                 pending.policy.revision,
-                RECHECK_RETRY_SECONDS,
+                self._retry_seconds,
                 exc.detail,
             )
             return
