@@ -1,8 +1,8 @@
 """Policy directories of the reload tests' own, and the edits a governance owner makes.
 
 :func:`policy_dir` copies the policies' Rego with governance data built by the
-tests (:func:`tests.governance_data.demo_governance_doc`: the demo signers, one
-lane whose incident timeline may be 21600 s old) under revision
+tests (:func:`governance`: the demo signers, one lane whose incident timeline may be
+21600 s old) under revision
 :data:`REVISION_1`; never the shipped ``data.json``. :func:`tighten_timeline` is
 the walkthrough's change (21600 -> 3600 and a new revision); :func:`break_bundle`
 writes what must not load.
@@ -33,9 +33,24 @@ def set_revision(root: Path, revision: str) -> None:
     (root / ".manifest").write_text(json.dumps(manifest) + "\n", encoding="utf-8")
 
 
+def governance() -> dict[str, Any]:
+    """The demo signers, and the lane shaped as the example data shapes it, so the
+    shipped Rego tests (whose fixtures expect that shape) pass on this bundle too."""
+    data = demo_governance_doc()
+    lane = data["lanes"][LANE]
+    lane["allowed_audience"] = [
+        "exec-review-board",
+        "customer-success-leadership",
+        "support-leadership",
+    ]
+    lane["allowed_actions"] = ["route_for_executive_review", "attach_to_review_agenda"]
+    lane["max_evidence_age_seconds"]["account_review"] = 1209600
+    return data
+
+
 def policy_dir(root: Path) -> Path:
     """The tests' own bundle at ``root``, revision :data:`REVISION_1`."""
-    write_policies(root, demo_governance_doc())
+    write_policies(root, governance())
     set_revision(root, REVISION_1)
     return root
 
