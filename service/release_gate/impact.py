@@ -207,7 +207,10 @@ class _Replayer:
         for recorded in read_chunk(self._db, self._query, chunk):
             try:
                 after = self._gate.replay(
-                    recorded.manifest_text, now_ns=recorded.evaluated_at_ns, facts=recorded.facts
+                    recorded.manifest_text,
+                    now_ns=recorded.evaluated_at_ns,
+                    facts=recorded.facts,
+                    digest=recorded.manifest_digest,
                 )
             except GateError as exc:
                 raise ImpactError(

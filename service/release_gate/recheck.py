@@ -83,7 +83,10 @@ def recheck_live_approvals(
 
 def _still_allowed(policy: ServedPolicy, decision: Decision, now_ns: int) -> bool:
     try:
-        return policy.gate.replay(decision.basis.manifest_text, now_ns=now_ns).allow
+        replayed = policy.gate.replay(
+            decision.basis.manifest_text, now_ns=now_ns, digest=decision.manifest_digest
+        )
+        return replayed.allow
     except StoreUnavailable:
         raise
     except GateError as exc:

@@ -5,7 +5,7 @@ One :class:`PolicyReloader` thread per serving process (each ``serve
 
     wait      a SIGHUP (Runtime.reloads), the poll interval
               (RELEASE_GATE_POLICY_POLL_SECONDS; 0 = SIGHUP only), or a postponed re-check
-    look      fingerprint the directory (every file's path and bytes); unchanged: done
+    look      fingerprint the directory (each bundle file's path and bytes); unchanged: done
     load      bundle, governance data, METADATA, production checks, a new engine that
               compiled the bundle on every engine thread. Any problem: the old policy
               keeps serving, and the reason is logged, counted and shown as reload_error
@@ -60,19 +60,28 @@ _SETTLE_PAUSE = 0.2
 
 
 def directory_fingerprint(root: Path) -> str:
-    """SHA-256 over every file under ``root``: its relative path and bytes, length-prefixed."""
-    digest = hashlib.sha256()
+    """SHA-256 over the files a bundle is read from: the relative path and bytes of
+    ``.manifest`` and of every file under ``root`` whose path has no hidden part (a
+    ``.git`` directory or an editor's swap file is never walked or read), length-prefixed."""
+    base = root.resolve()
+    files = [base / ".manifest"] if (base / ".manifest").is_file() else []
     try:
-        base = root.resolve()
-        for path in sorted(base.rglob("*")):
-            if path.is_file():
-                name = path.relative_to(base).as_posix().encode("utf-8")
-                data = path.read_bytes()
-                digest.update(b"%d:%s%d:" % (len(name), name, len(data)))
-                digest.update(data)
+        for folder, dirs, names in os.walk(base, onerror=_raise):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            files += [Path(folder, n) for n in names if not n.startswith(".")]
+        digest = hashlib.sha256()
+        for path in sorted(files):
+            name = path.relative_to(base).as_posix().encode("utf-8")
+            data = path.read_bytes()
+            digest.update(b"%d:%s%d:" % (len(name), name, len(data)))
+            digest.update(data)
     except OSError as exc:
         return f"unreadable: {exc}"
     return digest.hexdigest()
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 @dataclass(frozen=True, slots=True)

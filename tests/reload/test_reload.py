@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from release_gate.app import create_app
 from release_gate.config import Settings
-from release_gate.reload import PolicyReloader
+from release_gate.reload import PolicyReloader, directory_fingerprint
 from release_gate.runtime import Runtime, build_runtime
 from release_gate.store.schema import PolicyEventRow
 from release_gate_client.revocations import RevocationList
@@ -164,6 +164,20 @@ class TestSwap:
         set_revision(policies, REVISION_2)
         _reloader(client).check()
         assert metrics.labels.lane.values == {LANE, "exec-customer-review-eu"}
+
+
+class TestFingerprint:
+    def test_hidden_files_are_never_read_but_the_manifest_is(self, policies: Path) -> None:
+        before = directory_fingerprint(policies)
+        (policies / ".git" / "objects").mkdir(parents=True)
+        (policies / ".git" / "objects" / "pack").write_bytes(b"x" * 1024)
+        (policies / "governance" / ".data.json.swp").write_text("editing")
+        assert directory_fingerprint(policies) == before
+        set_revision(policies, REVISION_2)
+        assert directory_fingerprint(policies) != before
+
+    def test_a_missing_directory_has_a_fingerprint_of_its_own(self, tmp_path: Path) -> None:
+        assert directory_fingerprint(tmp_path / "nowhere").startswith("unreadable: ")
 
 
 class TestFailedReload:

@@ -67,6 +67,7 @@ class Recorded:
     allow: bool
     codes: frozenset[str]  # its violation codes
     manifest_text: str
+    manifest_digest: str
     facts: Facts
     evaluated_at_ns: int
 
@@ -127,6 +128,7 @@ _COLUMNS = (
     DecisionRow.allow,
     DecisionRow.violations,
     DecisionRow.manifest,
+    DecisionRow.manifest_digest,
     DecisionRow.facts,
     DecisionRow.evaluated_at_ns,
 )
@@ -154,6 +156,7 @@ def read_chunk(db: Database, query: ReplayFilter, chunk: Chunk) -> list[Recorded
             allow=row.allow,
             codes=frozenset(item["code"] for item in json.loads(row.violations)),
             manifest_text=row.manifest,
+            manifest_digest=row.manifest_digest,
             facts=Facts.from_json(json.loads(row.facts)),
             evaluated_at_ns=row.evaluated_at_ns,
         )
