@@ -31,6 +31,7 @@ from fastapi.testclient import TestClient
 
 from release_gate.app import create_app
 from release_gate.cli import main
+from release_gate.cli.policy import _ProgressBar
 from release_gate.config import Settings
 from release_gate.impact import ReplaySetup, run_impact
 from release_gate.policy.bundle import load_bundle
@@ -318,3 +319,18 @@ class TestParallel:
         wire = {"revision": bundle.revision, "digest": bundle.digest}
         assert parallel.to_wire(**wire) == serial.to_wire(**wire)
         assert serial.to_wire(**wire)["decisions"] == 4
+
+
+class TestProgress:
+    def test_a_line_every_tenth_on_stderr_once_past_a_second(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        bar = _ProgressBar()
+        bar(10, 100)  # within the first second: nothing
+        assert capsys.readouterr().err == ""
+        bar._started -= 2.0  # as if it had been running for two seconds
+        for done in range(0, 101, 5):
+            bar(done, 100)
+        lines = capsys.readouterr().err.splitlines()
+        assert len(lines) == 11
+        assert lines[-1] == "policy impact: 100 of 100 decisions replayed (100%)"
