@@ -8,7 +8,8 @@ data of the benchmark's own. The candidate is the walkthrough's change
 (docs/policy-authors.md): the timeline's maximum age from 21600 to 3600 s, so
 about four in five approvals flip to deny. Then it runs the real command, as a
 subprocess, ``--runs`` times per ``--jobs`` setting, and prints the wall time
-(process start included) with the machine's load average.
+(process start included) with the 1-minute load average as each run starts
+(``--max-load L`` waits, at most ``--wait`` s, for the machine to quieten first).
 
 Run: ``python -m bench.impact [--decisions 10000] [--runs 3]``; a PostgreSQL row
 too with ``RELEASE_GATE_TEST_DATABASE_URL`` (a fresh schema, dropped after).
@@ -115,6 +116,15 @@ def _impact(candidate: Path, url: str, jobs: int) -> tuple[float, dict[str, Any]
     return seconds, report
 
 
+def _quiet(max_load: float | None, wait: float) -> float:
+    """The 1-minute load average as a run starts; with ``max_load``, first wait (at most
+    ``wait`` s) until it is below that."""
+    deadline = time.monotonic() + wait
+    while max_load is not None and os.getloadavg()[0] >= max_load and time.monotonic() < deadline:
+        time.sleep(5)
+    return os.getloadavg()[0]
+
+
 def _run(backend: str, args: argparse.Namespace, tmp: Path) -> list[str]:
     policies = write_policies(tmp / f"{backend}-policies", demo_governance_doc())
     candidate = _candidate(policies, tmp / f"{backend}-candidate")
@@ -133,11 +143,12 @@ def _run(backend: str, args: argparse.Namespace, tmp: Path) -> list[str]:
         seeded = _seed(settings, args.decisions)
         print(f"{backend}: seeded {args.decisions:,} decisions in {seeded:.1f} s", flush=True)
         for jobs in args.jobs:
-            times, report = [], {}
+            times, loads, report = [], [], {}
             for _ in range(args.runs):
+                loads.append(_quiet(args.max_load, args.wait))
                 seconds, report = _impact(candidate, url, jobs)
                 times.append(seconds)
-            load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+            load = " / ".join(f"{x:.2f}" for x in loads)
             rows.append(
                 f"| {backend} | {report['decisions']:,} | {jobs} | {statistics.median(times):.2f} "
                 f"| {min(times):.2f} | {max(times):.2f} | {report['allow_to_deny']:,} | {load} |"
@@ -151,12 +162,18 @@ def main() -> int:
     parser.add_argument("--decisions", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--jobs", type=int, nargs="+", default=[os.cpu_count() or 1, 1])
+    parser.add_argument(
+        "--max-load",
+        type=float,
+        help="before each run, wait until the 1-minute load average is below this",
+    )
+    parser.add_argument("--wait", type=float, default=600.0, help="at most this long (s)")
     args = parser.parse_args()
     backends = ["sqlite"] + (
         ["postgresql"] if os.environ.get("RELEASE_GATE_TEST_DATABASE_URL") else []
     )
     print(f"cpus={os.cpu_count()}, load average at start: {os.getloadavg()}")
-    print("| store | decisions | jobs | median s | min s | max s | allow -> deny | load 1/5/15 |")
+    print("| store | decisions | jobs | median s | min s | max s | allow -> deny | load at start |")
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for backend in backends:

@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import gc
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import FrameType
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -46,7 +44,14 @@ from release_gate.policy.bundle import PolicyBundle
 from release_gate.policy.engine import PolicyEngine
 from release_gate.policy.governance import Governance, GovernanceError
 from release_gate.policy.metadata import PolicyRules
-from release_gate.served import EngineSettingsError, ServedPolicy, build_engine, load_served
+from release_gate.served import (
+    EngineSettingsError,
+    ReloadError,
+    ReloadRequests,
+    ServedPolicy,
+    build_engine,
+    load_served,
+)
 from release_gate.store import Store, StoreUnavailable
 from release_gate.store.migrate import check as check_schema
 from release_gate.store.migrate import upgrade as upgrade_schema
@@ -81,41 +86,6 @@ class Drain:
     """Set on SIGTERM: new evaluations get 503 while in-flight ones finish."""
 
     active: bool = False
-
-
-class ReloadRequests:
-    """Asks the reloader to look at the policy directory now (SIGHUP).
-
-    :meth:`on_signal` is the SIGHUP handler ``serve`` installs before it builds
-    anything, so a SIGHUP never kills the process (its default action) and one
-    sent during start-up is not lost.
-    """
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def request(self) -> None:
-        self._event.set()
-
-    def on_signal(self, _signum: int, _frame: FrameType | None) -> None:
-        self._event.set()
-
-    def wait(self, timeout: float | None) -> bool:
-        """Until a request (``True``, and it is consumed) or ``timeout`` seconds (``False``)."""
-        requested = self._event.wait(timeout)
-        self._event.clear()
-        return requested
-
-
-@dataclass(frozen=True, slots=True)
-class ReloadError:
-    """Why the last reload failed (contract section 8: ``reload_error``)."""
-
-    at: str
-    detail: str
-
-    def to_wire(self) -> dict[str, str]:
-        return {"at": self.at, "detail": self.detail}
 
 
 @dataclass
