@@ -42,6 +42,7 @@ from tests.helpers import LANE, ManifestFactory, post_json
 from tests.opa_server import running_opa
 from tests.reload._support import (
     REVISION_2,
+    add_failing_rule,
     break_bundle,
     edit_data,
     packet,
@@ -283,6 +284,17 @@ class TestExitCodes:
         assert code == 2
         assert isinstance(problem, dict)
         assert detail in problem["detail"]
+
+    def test_a_recorded_manifest_the_candidate_cannot_decide_exits_2(
+        self, on_regorus: Recorded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        candidate = _candidate(on_regorus, tmp_path)
+        add_failing_rule(candidate, "PKT-I-2")
+        code, problem = _impact(capsys, "--candidate", str(candidate), url=on_regorus.url)
+        assert code == 2
+        assert isinstance(problem, dict)
+        decision = on_regorus.decisions["new"]["decision_id"]
+        assert f"decision {decision} cannot be decided under the candidate" in problem["detail"]
 
     def test_a_store_that_is_not_there_exits_2_and_is_not_created(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]

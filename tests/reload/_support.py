@@ -103,6 +103,29 @@ def break_bundle(root: Path, how: str) -> None:
         raise ValueError(how)
 
 
+def add_failing_rule(root: Path, packet_id: str) -> None:
+    """A deny rule whose evaluation fails (on regorus) for the manifests of ``packet_id``:
+    it prints an inexact division with ``%d`` (policy-authors.md, "regorus vs OPA")."""
+    module = root / "release" / "packet.rego"
+    module.write_text(
+        module.read_text(encoding="utf-8")
+        + f"""
+# METADATA
+# title: Fails on one packet
+# description: A rule that cannot be evaluated for packet {packet_id}.
+# custom:
+#   code: packet.unreadable
+#   failure_msg: "unreadable %d"
+deny contains violation if {{
+	packet.id == "{packet_id}"
+	msg := sprintf("unreadable %d", [7 / 2])
+	violation := data.lib.result.violation("packet.unreadable", msg, "/packet")
+}}
+""",
+        encoding="utf-8",
+    )
+
+
 def packet(packet_id: str, *, timeline_minutes: int, now: dt.datetime) -> Mutate:
     """A manifest for its own packet, its incident timeline read ``timeline_minutes`` ago."""
 

@@ -32,6 +32,7 @@ from tests.reload._support import (
     BREAKAGES,
     REVISION_1,
     REVISION_2,
+    add_failing_rule,
     break_bundle,
     edit_data,
     packet,
@@ -308,3 +309,26 @@ class TestRecheck:
         assert events == 1
         revoked = list(runtime.store.revocations.live(now_s=int(time.time())))
         assert [r["jti"] for r in revoked] == [approved["decision_id"]]
+
+
+class TestRecheckFailsClosed:
+    def test_an_approval_the_new_policy_cannot_decide_is_revoked(
+        self,
+        client: TestClient,
+        runtime: Runtime,
+        policies: Path,
+        make_manifest: ManifestFactory,
+    ) -> None:
+        now = dt.datetime.now(dt.UTC)
+        unreadable = _evaluate(client, make_manifest(packet("PKT-X", timeline_minutes=30, now=now)))
+        fine = _evaluate(client, make_manifest(packet("PKT-Y", timeline_minutes=30, now=now)))
+        add_failing_rule(policies, "PKT-X")
+        set_revision(policies, REVISION_2)
+        _reloader(client).check()
+        assert _policy(client)["revision"] == REVISION_2
+        assert _verify(client, unreadable)["reason"] == "token.revoked"
+        assert _verify(client, fine)["valid"] is True
+        again = post_json(
+            client, "/v1/evaluate", make_manifest(packet("PKT-X", timeline_minutes=30, now=now))
+        )
+        assert again.status_code == 503  # what a new evaluation of it answers
