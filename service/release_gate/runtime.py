@@ -40,6 +40,7 @@ from release_gate.keys.tokens import TokenMinter
 from release_gate.ops.files import secure_state_dir
 from release_gate.ops.logs import INSECURE_DEFAULT
 from release_gate.ops.production import check_production, governance_problems, settings_problems
+from release_gate.ops.reload_signal import ReloadRequests
 from release_gate.policy.bundle import PolicyBundle
 from release_gate.policy.engine import PolicyEngine
 from release_gate.policy.governance import Governance, GovernanceError
@@ -47,7 +48,6 @@ from release_gate.policy.metadata import PolicyRules
 from release_gate.served import (
     EngineSettingsError,
     ReloadError,
-    ReloadRequests,
     ServedPolicy,
     build_engine,
     load_served,

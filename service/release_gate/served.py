@@ -12,8 +12,8 @@ with (``Runtime.serving()``), so a decision in flight finishes, and is recorded,
 on its revision. :meth:`ServedPolicy.retire` takes no new lease, waits for the
 last one to end, and only then closes the engine.
 
-:class:`ReloadRequests` is how SIGHUP asks for a reload, and :class:`ReloadError`
-the last reload's failure, which ``/v1/policy`` and ``/readyz`` show.
+:class:`ReloadError` is the last reload's failure, which ``/v1/policy`` and
+``/readyz`` show.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import FrameType
 
 from release_gate.config import Settings
 from release_gate.decision.decide import Gate
@@ -38,7 +37,6 @@ from release_gate.policy.metadata import PolicyRules, policy_rules
 __all__ = [
     "EngineSettingsError",
     "ReloadError",
-    "ReloadRequests",
     "ServedPolicy",
     "build_engine",
     "build_gate",
@@ -48,30 +46,6 @@ __all__ = [
 
 class EngineSettingsError(ConfigurationError):
     """The engine cannot be configured as asked: the gate refuses to start."""
-
-
-class ReloadRequests:
-    """Asks the reloader to look at the policy directory now (SIGHUP).
-
-    :meth:`on_signal` is the SIGHUP handler ``serve`` installs before it builds
-    anything, so a SIGHUP never kills the process (its default action) and one
-    sent during start-up is not lost.
-    """
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def request(self) -> None:
-        self._event.set()
-
-    def on_signal(self, _signum: int, _frame: FrameType | None) -> None:
-        self._event.set()
-
-    def wait(self, timeout: float | None) -> bool:
-        """Until a request (``True``, and it is consumed) or ``timeout`` seconds (``False``)."""
-        requested = self._event.wait(timeout)
-        self._event.clear()
-        return requested
 
 
 @dataclass(frozen=True, slots=True)

@@ -284,6 +284,10 @@ class TestSeveral:
         policies = policy_dir(tmp_path / "policies")
         now = dt.datetime.now(dt.UTC)
         with _serve(tmp_path, signing_key_file, policies, db_url, workers=2) as gate:
+            # /readyz answered for one worker: wait until both loaded the policy
+            wait_for(
+                "both workers serving", lambda: _count(gate, r"worker \d serving") == 2 or None
+            )
             aged = _evaluate(gate, make_manifest(packet("PKT-S-1", timeline_minutes=120, now=now)))
             tighten_timeline(policies)
             gate.signal(signal.SIGHUP)  # the supervisor passes it to each worker

@@ -14,7 +14,8 @@ from release_gate.cli.server import run_server
 from release_gate.cli.workers import run_workers
 from release_gate.errors import GateError
 from release_gate.ops.logs import configure_logging
-from release_gate.runtime import ReloadRequests, build_runtime, freeze_startup_heap
+from release_gate.ops.reload_signal import ReloadRequests
+from release_gate.runtime import build_runtime, freeze_startup_heap
 
 __all__ = ["add_parser"]
 

@@ -45,7 +45,7 @@ def _worker(
     # Until uvicorn installs its handlers, a stop request finds nothing in flight.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: os._exit(0))
-    from release_gate.runtime import ReloadRequests
+    from release_gate.ops.reload_signal import ReloadRequests  # standard library only
 
     # A forwarded SIGHUP asks this worker's reloader to look (never kills it, even now).
     reloads = ReloadRequests()
