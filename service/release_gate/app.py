@@ -1,7 +1,8 @@
 """The FastAPI application: ``create_app()`` and its lifespan.
 
 Nothing is built at import time. The lifespan builds the :class:`Runtime`
-(signing key, store, policies, engine) unless one is injected (tests do).
+(signing key, store, policies, engine) unless one is injected (tests do), and
+runs the :class:`~release_gate.reload.PolicyReloader` while the app serves.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from release_gate.api.problems import install_problem_handlers
 from release_gate.api.schemas import install_openapi
 from release_gate.api.ui import install_ui
 from release_gate.config import Settings
-from release_gate.errors import ConfigurationError
 from release_gate.ops.metrics import Metrics
-from release_gate.policy.metadata import rule_metadata
+from release_gate.reload import PolicyReloader
 from release_gate.runtime import Runtime, build_runtime
 
 __all__ = ["create_app"]
@@ -33,17 +33,25 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
-        app.state.runtime = runtime or build_runtime(settings or Settings())
-        _bind_policy_labels(app.state.metrics, app.state.runtime)
-        if app.state.runtime.store is not None:
-            appender = app.state.runtime.store.appender
-            app.state.metrics.watch_appends(lambda: (appender.batches, appender.entries))
-            app.state.metrics.count_revocations(app.state.runtime.store.appender.revocations)
+        served: Runtime = runtime or build_runtime(settings or Settings())
+        app.state.runtime = served
+        metrics: Metrics = app.state.metrics
+        _bind_policy_labels(metrics, served)
+        if served.store is not None:
+            appender = served.store.appender
+            metrics.watch_appends(lambda: (appender.batches, appender.entries))
+            metrics.count_revocations(appender.revocations)
+        reloader = PolicyReloader(
+            served, metrics=metrics, on_swap=lambda: _bind_policy_labels(metrics, served)
+        )
+        app.state.reloader = reloader
+        reloader.start()
         try:
             yield
         finally:
+            reloader.stop()
             if owned:
-                app.state.runtime.close()
+                served.close()
 
     app = FastAPI(
         title="release-gate",
@@ -74,18 +82,14 @@ def _methods(routes: list[BaseRoute]) -> set[str]:
 
 
 def _bind_policy_labels(metrics: Metrics, runtime: Runtime) -> None:
-    """The ``lane``, ``code`` and ``source`` label sets: the loaded lanes, the policy's codes
-    and the evidence sources the lanes name."""
-    lanes = runtime.governance.lanes if runtime.governance is not None else {}
+    """The ``lane``, ``code`` and ``source`` label sets: the served lanes, the policy's
+    codes and the evidence sources the lanes name (again after every reload)."""
+    policy = runtime.policy
+    lanes = policy.governance.lanes if policy is not None else {}
+    codes = policy.rules.codes if policy is not None else frozenset()
     sources = {
         source
         for lane in lanes.values()
         for source in (*lane.required_evidence_sources, *lane.max_evidence_age_seconds)
     }
-    codes: set[str] = set()
-    if runtime.bundle is not None:
-        try:
-            codes = {rule.code for rule in rule_metadata(runtime.bundle)}
-        except ConfigurationError:  # a rule without metadata: its codes count as "other"
-            codes = set()
     metrics.use_policy(lanes=lanes, codes=codes, sources=sources)

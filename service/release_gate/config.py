@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         description="Worker processes `serve` runs on its one port, each with its own engine "
         "threads and store writer, all appending to one chain (docs/operators.md).",
     )
+    policy_poll_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="How often `serve` looks for a changed policy directory and reloads it "
+        "(0: only on SIGHUP). A bundle that does not load leaves the previous one serving.",
+    )
     drain_seconds: float = Field(
         default=5.0,
         ge=0,

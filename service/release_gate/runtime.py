@@ -1,12 +1,17 @@
 """Everything a running gate holds, built once from :class:`Settings`.
 
 Used by the app's lifespan and by the CLI. A policy or governance problem does
-not stop the runtime from being built: ``gate`` is then ``None`` and
+not stop the runtime from being built: ``policy`` is then ``None`` and
 ``load_error`` names the problem, so ``serve`` stays up answering 503 and the
-CLI exits 2. Nor does an unreachable decision store: readiness and evaluations
-answer 503 until it is reachable. A bad signing key, a malformed store URL, or
-a reachable store whose schema is not at the newest migration (fix: ``release-gate
-db upgrade``) stops start-up.
+CLI exits 2 (a later reload that loads starts serving). Nor does an
+unreachable decision store: readiness and evaluations answer 503 until it is
+reachable. A bad signing key, a malformed store URL, or a reachable store whose
+schema is not at the newest migration (fix: ``release-gate db upgrade``) stops
+start-up.
+
+The policy is one :class:`~release_gate.served.ServedPolicy`, swapped in whole
+by a reload (:mod:`release_gate.reload`); requests that evaluate lease it with
+:meth:`Runtime.serving`, so a reload closes the old engine only after them.
 """
 
 from __future__ import annotations
@@ -14,13 +19,14 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from release_gate.config import Settings
 from release_gate.decision.decide import Gate
-from release_gate.decision.manifest import Limits
 from release_gate.errors import ConfigurationError, GateError
 from release_gate.keys.api_keys import Authenticator, load_api_keys
 from release_gate.keys.keyring import MAX_TOKEN_TTL_SECONDS, KeyRing, files_keyring, load_keyring
@@ -34,11 +40,18 @@ from release_gate.keys.tokens import TokenMinter
 from release_gate.ops.files import secure_state_dir
 from release_gate.ops.logs import INSECURE_DEFAULT
 from release_gate.ops.production import check_production, governance_problems, settings_problems
-from release_gate.policy.bundle import PolicyBundle, load_bundle
-from release_gate.policy.embedded import EmbeddedEngine
+from release_gate.ops.reload_signal import ReloadRequests
+from release_gate.policy.bundle import PolicyBundle
 from release_gate.policy.engine import PolicyEngine
-from release_gate.policy.governance import Governance, GovernanceError, load_governance
-from release_gate.policy.metadata import PolicyRules, policy_rules
+from release_gate.policy.governance import Governance, GovernanceError
+from release_gate.policy.metadata import PolicyRules
+from release_gate.served import (
+    EngineSettingsError,
+    ReloadError,
+    ServedPolicy,
+    build_engine,
+    load_served,
+)
 from release_gate.store import Store, StoreUnavailable
 from release_gate.store.migrate import check as check_schema
 from release_gate.store.migrate import upgrade as upgrade_schema
@@ -47,14 +60,16 @@ __all__ = [
     "AUTH_OFF_WARNING",
     "Drain",
     "EngineSettingsError",
+    "ReloadError",
+    "ReloadRequests",
     "Runtime",
     "build_authenticator",
     "build_engine",
     "build_runtime",
     "freeze_startup_heap",
     "load_keys",
-    "load_policy",
     "load_signing_key",
+    "production_problems",
 ]
 
 logger = logging.getLogger(__name__)
@@ -79,24 +94,53 @@ class Runtime:
     keyring: KeyRing
     minter: TokenMinter
     store: Store | None
-    bundle: PolicyBundle | None = None
-    governance: Governance | None = None
-    rules: PolicyRules | None = None
-    engine: PolicyEngine | None = None
-    gate: Gate | None = None
+    policy: ServedPolicy | None = None
     load_error: str | None = None
+    reload_error: ReloadError | None = None
     auth: Authenticator = field(default_factory=lambda: Authenticator(()))
     drain: Drain = field(default_factory=Drain)
+    reloads: ReloadRequests = field(default_factory=ReloadRequests)
 
     @property
     def signing_key(self) -> SigningKey:
         return self.keyring.active
 
+    # The parts of the served policy (None while none is loaded). Read ``policy``
+    # once instead when several parts must come from one revision.
+
+    @property
+    def bundle(self) -> PolicyBundle | None:
+        return self.policy.bundle if self.policy is not None else None
+
+    @property
+    def governance(self) -> Governance | None:
+        return self.policy.governance if self.policy is not None else None
+
+    @property
+    def rules(self) -> PolicyRules | None:
+        return self.policy.rules if self.policy is not None else None
+
+    @property
+    def engine(self) -> PolicyEngine | None:
+        return self.policy.engine if self.policy is not None else None
+
+    @property
+    def gate(self) -> Gate | None:
+        return self.policy.gate if self.policy is not None else None
+
+    @gate.setter
+    def gate(self, gate: Gate) -> None:
+        """Serve the loaded policy through another gate (tests wrap the engine)."""
+        if self.policy is None:
+            raise RuntimeError("no policy is loaded to serve through this gate")
+        self.policy = self.policy.with_gate(gate)
+
     def max_token_ttl(self) -> int:
         """The longest token lifetime a lane grants (the governance cap when unknown)."""
-        if self.governance is None or not self.governance.lanes:
+        governance = self.governance
+        if governance is None or not governance.lanes:
             return MAX_TOKEN_TTL_SECONDS
-        return max(lane.token_ttl_seconds for lane in self.governance.lanes.values())
+        return max(lane.token_ttl_seconds for lane in governance.lanes.values())
 
     def verification_keys(self, now: int | None = None) -> dict[str, Ed25519PublicKey]:
         """The keys a token from this gate may be signed with at ``now`` (the JWKS)."""
@@ -104,13 +148,28 @@ class Runtime:
         return self.keyring.verification_keys(moment, max_token_ttl=self.max_token_ttl())
 
     def require_gate(self) -> Gate:
-        if self.gate is None:
+        policy = self.policy
+        if policy is None:
             raise GovernanceError(self.load_error or "policies are not loaded")
-        return self.gate
+        return policy.gate
+
+    @contextmanager
+    def serving(self) -> Iterator[ServedPolicy]:
+        """The served policy, leased: a reload does not close its engine until this ends."""
+        while True:
+            policy = self.policy
+            if policy is None:
+                raise GovernanceError(self.load_error or "policies are not loaded")
+            if policy.acquire():  # False: retired by a reload since it was read; take the new one
+                break
+        try:
+            yield policy
+        finally:
+            policy.release()
 
     def close(self) -> None:
-        if self.engine is not None:
-            self.engine.close()
+        if self.policy is not None:
+            self.policy.close()
         if self.store is not None:
             self.store.close()
 
@@ -126,44 +185,6 @@ def load_keys(settings: Settings) -> KeyRing:
     if settings.keys_dir is not None:
         return load_keyring(settings.keys_dir)
     return files_keyring(load_signing_key(settings), settings.retired_key_files)
-
-
-def build_engine(settings: Settings, bundle: PolicyBundle) -> PolicyEngine:
-    if settings.opa_url:
-        from release_gate.policy.opa import OpaEngine
-
-        return OpaEngine(
-            settings.opa_url,
-            bundle=bundle,
-            timeout=settings.opa_timeout_seconds,
-            retries=settings.opa_retries,
-            bundle_name=settings.opa_bundle_name,
-            token=settings.opa_token.get_secret_value() if settings.opa_token else None,
-        )
-    return EmbeddedEngine(bundle)
-
-
-def load_policy(
-    settings: Settings,
-) -> tuple[PolicyBundle, Governance, PolicyRules, PolicyEngine]:
-    """Bundle, governance data, rule metadata and engine; a :class:`GateError` names the problem.
-
-    A problem with the policies, their METADATA or their data is a :class:`GateError`
-    the gate serves as 503; an unusable engine setting (a malformed
-    ``RELEASE_GATE_OPA_URL``) is an :class:`EngineSettingsError`, which stops start-up.
-    """
-    bundle = load_bundle(settings.policies)
-    governance = load_governance(bundle.governance)
-    rules = policy_rules(bundle)
-    try:
-        engine = build_engine(settings, bundle)
-    except ConfigurationError as exc:
-        raise EngineSettingsError(exc.detail) from exc
-    return bundle, governance, rules, engine
-
-
-class EngineSettingsError(ConfigurationError):
-    """The engine cannot be configured as asked: the gate refuses to start."""
 
 
 def build_authenticator(settings: Settings) -> Authenticator:
@@ -198,11 +219,14 @@ def _open_store(settings: Settings) -> Store:
     return store
 
 
-def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
+def build_runtime(
+    settings: Settings, *, dry_run: bool = False, reloads: ReloadRequests | None = None
+) -> Runtime:
     """Everything a gate needs; in production, refuses (:class:`ConfigurationError`) if unsafe.
 
     ``dry_run`` (``evaluate --now``) mints and records nothing, so it opens no
     store, signs with a throwaway in-memory key and skips the production checks.
+    ``reloads`` is the SIGHUP request ``serve`` installed before building anything.
     """
     production = settings.env == "production" and not dry_run
     if production:
@@ -218,9 +242,10 @@ def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
         minter=TokenMinter(key=keyring.active, issuer=settings.issuer),
         store=store,
         auth=auth,
+        reloads=reloads or ReloadRequests(),
     )
     try:
-        runtime.bundle, runtime.governance, runtime.rules, runtime.engine = load_policy(settings)
+        runtime.policy = load_served(settings, store=store, minter=runtime.minter)
     except EngineSettingsError:
         runtime.close()
         raise
@@ -230,18 +255,20 @@ def build_runtime(settings: Settings, *, dry_run: bool = False) -> Runtime:
         return runtime
     if production:
         try:
-            check_production(
-                governance_problems(
-                    runtime.governance,
-                    signing_key=keyring.active.public_key,
-                    retired_keys=[key.public_key for key in keyring.retired],
-                )
-            )
+            check_production(production_problems(runtime.policy.governance, keyring))
         except GateError:
             runtime.close()
             raise
-    runtime.gate = _gate(runtime, runtime.governance, runtime.rules, runtime.engine)
     return runtime
+
+
+def production_problems(governance: Governance, keyring: KeyRing) -> list[str]:
+    """What production mode refuses in a policy's governance data, with these keys."""
+    return governance_problems(
+        governance,
+        signing_key=keyring.active.public_key,
+        retired_keys=[key.public_key for key in keyring.retired],
+    )
 
 
 def _uses_state_dir(settings: Settings) -> bool:
@@ -249,25 +276,6 @@ def _uses_state_dir(settings: Settings) -> bool:
     SQLite store)? Then it is made private (0700) before anything is written there."""
     dev_key = settings.keys_dir is None and settings.signing_key_file is None
     return dev_key or settings.database_url is None
-
-
-def _gate(
-    runtime: Runtime, governance: Governance, rules: PolicyRules, engine: PolicyEngine
-) -> Gate:
-    settings = runtime.settings
-    return Gate(
-        governance=governance,
-        engine=engine,
-        rules=rules,
-        store=runtime.store,
-        minter=runtime.minter,
-        limits=Limits(
-            max_signatures=settings.max_signatures,
-            max_objections=settings.max_objections,
-            max_evidence=settings.max_evidence,
-        ),
-        max_depth=settings.max_nesting_depth,
-    )
 
 
 def freeze_startup_heap() -> None:

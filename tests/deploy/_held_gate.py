@@ -3,14 +3,16 @@
 Run as ``python -m tests.deploy._held_gate`` (settings from RELEASE_GATE_*). Each
 evaluation connects to the Unix socket ``HELD_GATE_SOCKET``, says it started, and
 waits until the test sends one byte (:class:`tests.deploy._support.EvaluationLatch`),
-so a test sends SIGTERM while an evaluation is certainly in flight and lets it finish
-when it chooses, with no sleeps. The wait has a deadline: a test that never releases
+so a test sends SIGTERM (or SIGHUP, a reload: only the engine the gate started with is
+held) while an evaluation is certainly in flight and lets it finish when it chooses,
+with no sleeps. The wait has a deadline: a test that never releases
 fails the evaluation instead of hanging the process.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 
@@ -55,6 +57,7 @@ def main() -> int:
     settings = Settings()
     configure_logging(settings.effective_log_format)
     runtime = build_runtime(settings)
+    signal.signal(signal.SIGHUP, runtime.reloads.on_signal)  # as serve: SIGHUP reloads
     assert runtime.governance is not None
     assert runtime.engine is not None
     assert runtime.rules is not None

@@ -48,9 +48,9 @@ async def evaluate(
         if runtime.drain.active:
             raise Draining("the gate is shutting down; send the evaluation to another replica")
         body = await read_body(request, max_bytes=runtime.settings.max_body_bytes)
-        gate = runtime.require_gate()
-        started = time.perf_counter()
-        decision = await run_in_threadpool(gate.evaluate, body)
+        with runtime.serving() as policy:  # a reload meanwhile: this one ends on its revision
+            started = time.perf_counter()
+            decision = await run_in_threadpool(policy.gate.evaluate, body)
     except GateError as exc:
         metrics.observe_failure("invalid" if exc.status < 500 else "error")
         raise

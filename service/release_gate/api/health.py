@@ -27,16 +27,17 @@ def _checks(runtime: Any) -> dict[str, dict[str, Any]]:
     checks: dict[str, dict[str, Any]] = {}
     if runtime.drain.active:
         checks["drain"] = {"ok": False, "detail": "shutting down (SIGTERM)"}
-    if runtime.engine is None:
-        checks["policy"] = {"ok": False, "detail": runtime.load_error or "not loaded"}
-    else:
-        status = runtime.engine.status()
+    try:
+        with runtime.serving() as policy:
+            status = policy.engine.status()
         checks["policy"] = {
             "ok": status.ready,
             "detail": status.detail,
-            "engine": runtime.engine.name,
+            "engine": policy.engine.name,
             **dict(status.extra),
         }
+    except GateError as exc:
+        checks["policy"] = {"ok": False, "detail": exc.detail}
     try:
         if runtime.store is None:
             raise GateError("no decision store configured")
@@ -56,7 +57,9 @@ def _checks(runtime: Any) -> dict[str, dict[str, Any]]:
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     checks = await run_in_threadpool(_checks, runtime)
     ready = all(c["ok"] for c in checks.values())
-    body = {"status": "ready" if ready else "unavailable", "checks": checks}
+    body: dict[str, Any] = {"status": "ready" if ready else "unavailable", "checks": checks}
+    if runtime.reload_error is not None:  # the previous policy still serves (contract section 8)
+        body["reload_error"] = runtime.reload_error.to_wire()
     return JSONResponse(body, status_code=200 if ready else 503)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from release_gate.api.deps import RuntimeDep
@@ -13,9 +15,15 @@ __all__ = ["router"]
 router = APIRouter(tags=["policy"])
 
 
-@router.get("/v1/policy", response_model=PolicyOut, responses=problem_responses(503))
+@router.get(
+    "/v1/policy",
+    response_model=PolicyOut,
+    response_model_exclude_unset=True,
+    responses=problem_responses(503),
+)
 async def policy(runtime: RuntimeDep) -> PolicyOut:
-    if runtime.bundle is None or runtime.rules is None or runtime.engine is None:
+    served = runtime.policy  # read once: every field below is of one revision
+    if served is None:
         raise GovernanceError(runtime.load_error or "policies are not loaded")
     rules = [
         {
@@ -26,13 +34,14 @@ async def policy(runtime: RuntimeDep) -> PolicyOut:
             "level": r.level,
             "effective_on": r.effective_on,
         }
-        for _, r in sorted(runtime.rules.by_code.items())
+        for _, r in sorted(served.rules.by_code.items())
     ]
-    return PolicyOut.model_validate(
-        {
-            "engine": runtime.engine.name,
-            "revision": runtime.bundle.revision,
-            "digest": runtime.bundle.digest,
-            "rules": rules,
-        }
-    )
+    body: dict[str, Any] = {
+        "engine": served.engine.name,
+        "revision": served.revision,
+        "digest": served.digest,
+        "rules": rules,
+    }
+    if runtime.reload_error is not None:  # absent while the last reload succeeded
+        body["reload_error"] = runtime.reload_error.to_wire()
+    return PolicyOut.model_validate(body)

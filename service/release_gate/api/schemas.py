@@ -19,6 +19,7 @@ __all__ = [
     "PolicyOut",
     "ProblemOut",
     "ReadyOut",
+    "ReloadErrorOut",
     "VerifyIn",
     "VerifyOut",
     "install_openapi",
@@ -95,11 +96,21 @@ class RuleOut(_Out):
     effective_on: str | None
 
 
+class ReloadErrorOut(_Out):
+    at: str
+    detail: str
+
+
 class PolicyOut(_Out):
     engine: str
     revision: str
     digest: str
     rules: list[RuleOut]
+    reload_error: ReloadErrorOut | None = Field(
+        default=None,
+        description="Why the last reload failed (the policy above still serves); "
+        "absent while the last reload succeeded.",
+    )
 
 
 class ProblemErrorOut(BaseModel):
@@ -133,6 +144,7 @@ class JwksOut(BaseModel):
 class ReadyOut(BaseModel):
     status: Literal["ready", "unavailable"]
     checks: dict[str, dict[str, Any]]
+    reload_error: ReloadErrorOut | None = None
 
 
 class JwkSetResponse(JSONResponse):

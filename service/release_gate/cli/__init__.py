@@ -22,6 +22,7 @@ from release_gate.cli import (
     evaluate,
     keygen,
     keys,
+    policy,
     report,
     serve,
     sign,
@@ -43,6 +44,7 @@ _COMMANDS = (
     digest,
     test,
     bundle,
+    policy,
     db,
     audit,
     report,
@@ -55,6 +57,7 @@ Quick start:
   release-gate serve                               # embedded engine, SQLite, dev key
   release-gate evaluate manifests/examples/approved.json --now 2026-11-26T09:00:00Z
   release-gate test policies                       # the Rego unit tests
+  release-gate policy impact --candidate DIR       # what a policy change would change
 
 Configuration comes from RELEASE_GATE_* environment variables; flags override them.
 Exit codes: 0 success/allow/valid, 1 deny/invalid token/failed tests, 2 usage or other errors.

@@ -11,8 +11,10 @@ meet at the chain head's row lock, on SQLite at the database's lock file.
 
 Signals: SIGTERM and SIGINT are passed to every worker, which drain and exit;
 the supervisor exits 0 once they all have (1 if one failed). SIGHUP is passed
-on too. A worker that dies after it started serving is started again; one that
-dies before (a broken start-up) stops them all, and the supervisor exits 1.
+on too: each worker reloads its policy on its own (release_gate.reload), and
+the store revokes each token a new policy denies once, however many workers
+re-check. A worker that dies after it started serving is started again; one
+that dies before (a broken start-up) stops them all, and the supervisor exits 1.
 """
 
 from __future__ import annotations
@@ -43,13 +45,18 @@ def _worker(
     # Until uvicorn installs its handlers, a stop request finds nothing in flight.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: os._exit(0))
+    from release_gate.ops.reload_signal import ReloadRequests  # standard library only
+
+    # A forwarded SIGHUP asks this worker's reloader to look (never kills it, even now).
+    reloads = ReloadRequests()
+    signal.signal(signal.SIGHUP, reloads.on_signal)
     from release_gate.app import create_app
     from release_gate.cli.server import run_server
     from release_gate.ops.logs import configure_logging
     from release_gate.runtime import build_runtime, freeze_startup_heap
 
     configure_logging(settings.effective_log_format, repeat_warnings=False)
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings, reloads=reloads)
     freeze_startup_heap()
     logger.info("worker %d serving (pid %d)", index, multiprocessing.current_process().pid)
     try:

@@ -13,6 +13,10 @@
 Every failure raises a :class:`~release_gate.errors.GateError`; a deny is a
 :class:`Decision` with ``allow=False``. No path returns a token without a
 committed record.
+
+:meth:`Gate.replay` decides a recorded manifest again on the same steps, as a
+dry run (evaluated at a given instant, never minted or recorded): the impact
+replay (``policy impact``) and the re-check of live approvals after a reload.
 """
 
 from __future__ import annotations
@@ -104,25 +108,54 @@ class Gate:
     def evaluate(self, body: bytes, *, now_ns: int | None = None) -> Decision:
         """Decide on one manifest. ``now_ns`` makes a dry run: not recorded, no token."""
         watch = _Stopwatch()
-        document = parse_ijson(body, max_depth=self._max_depth)
-        manifest = validate_manifest(document, limits=self._limits)
-        watch.lap("parse")
-        digest = manifest_digest(document)
-        watch.lap("canonicalise")
-        statuses = verify_signatures(
-            manifest.signatures, digest=digest, governance=self._governance
-        )
-        watch.lap("verify")
-        case = _Case(body.decode("utf-8"), manifest, digest, statuses)
-        facts = self._facts(manifest)
+        case = self._check(body, watch)
+        facts = self._facts(case.manifest)
         watch.lap("facts")
         for _attempt in range(_MAX_ATTEMPTS):
             try:
                 return self._attempt(case, facts, now_ns, watch)
             except FactsChanged as changed:
-                logger.info("facts changed during evaluation of %s; re-evaluating", manifest.lane)
+                logger.info(
+                    "facts changed during evaluation of %s; re-evaluating", case.manifest.lane
+                )
                 facts = changed.current
         raise StoreUnavailable("the packet's history kept changing; no decision was recorded")
+
+    def replay(
+        self,
+        manifest_text: str,
+        *,
+        now_ns: int,
+        facts: Facts | None = None,
+        digest: str | None = None,
+    ) -> Decision:
+        """Decide again on a recorded manifest at ``now_ns``: a dry run (not recorded, no token).
+
+        On ``facts`` when given (an impact replay passes the facts recorded with
+        the decision), else on the store's facts now (the re-check of a live
+        approval after a reload). The manifest is parsed and its signatures are
+        verified again, against this gate's trust store; ``digest``, the manifest
+        digest recorded with it (the chain covers both), spares canonicalising it
+        again.
+        """
+        watch = _Stopwatch()
+        case = self._check(manifest_text.encode("utf-8"), watch, digest=digest)
+        known = self._facts(case.manifest) if facts is None else facts
+        watch.lap("facts")
+        return self._attempt(case, known, now_ns, watch)
+
+    def _check(self, body: bytes, watch: _Stopwatch, *, digest: str | None = None) -> _Case:
+        """Parse, canonicalise and verify: what every attempt at a decision shares."""
+        document = parse_ijson(body, max_depth=self._max_depth)
+        manifest = validate_manifest(document, limits=self._limits)
+        watch.lap("parse")
+        digest = digest or manifest_digest(document)
+        watch.lap("canonicalise")
+        statuses = verify_signatures(
+            manifest.signatures, digest=digest, governance=self._governance
+        )
+        watch.lap("verify")
+        return _Case(body.decode("utf-8"), manifest, digest, statuses)
 
     def _facts(self, manifest: Manifest) -> Facts:
         if self._store is None:

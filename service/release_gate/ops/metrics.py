@@ -15,8 +15,9 @@ otherwise. :class:`Labels` holds the sets (docs/operators.md lists them):
 - ``reason``: the client's token reason codes (``TOKEN_ERRORS``);
 - ``role``: the API key roles;
 - ``source``: the evidence sources of the loaded governance data's lanes;
-- ``outcome``, ``stage``, ``revocation``, ``evidence``, ``intake``, ``finding``:
-  the gate's own fixed values (contract section 9 for the last four).
+- ``outcome``, ``stage``, ``reload``, ``revocation``, ``evidence``, ``intake``,
+  ``finding``: the gate's own fixed values (a reload is ``ok`` or ``failed``,
+  :data:`RELOAD_OUTCOMES`; contract section 9 for the last four).
 
 A new counter takes its label values through ``self.labels.<name>(value)``::
 
@@ -52,6 +53,7 @@ __all__ = [
     "INTAKE_OUTCOMES",
     "OTHER",
     "OUTCOMES",
+    "RELOAD_OUTCOMES",
     "REVOCATION_REASONS",
     "STAGES",
     "STATUSES",
@@ -69,6 +71,8 @@ OTHER = "other"
 #: The route of a request that matched no route template.
 UNMATCHED_ROUTE = "(unmatched)"
 OUTCOMES = ("allow", "deny", "invalid", "error")
+#: A policy reload swapped a new bundle in (``ok``) or left the old one serving (``failed``).
+RELOAD_OUTCOMES = ("ok", "failed")
 #: The decision path's stages (release_gate.decision.decide.STAGES, checked by a test).
 STAGES = ("parse", "canonicalise", "verify", "facts", "evaluate", "mint", "record")
 #: Why a token was revoked (the ``reason`` of the revocations table and list).
@@ -134,6 +138,7 @@ class Labels:
     evidence: LabelSet
     intake: LabelSet
     finding: LabelSet
+    reload: LabelSet
 
     @staticmethod
     def status(status: object) -> str:
@@ -155,6 +160,7 @@ class Labels:
             evidence=LabelSet(EVIDENCE_RESULTS),
             intake=LabelSet(INTAKE_OUTCOMES),
             finding=LabelSet(FINDINGS),
+            reload=LabelSet(RELOAD_OUTCOMES),
         )
 
 
@@ -253,6 +259,20 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.reloads = Counter(
+            "release_gate_policy_reloads",
+            "Policy reloads by outcome: ok (a new bundle serves), failed (the old one still does).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in RELOAD_OUTCOMES:  # both series from the start, at 0
+            self.reloads.labels(outcome=outcome)
+        self.policy_revocations = Counter(
+            "release_gate_policy_revocations",
+            "Live approvals revoked because a reloaded policy denies them (policy.changed).",
+            registry=self.registry,
+        )
+
     def use_policy(
         self,
         *,
@@ -302,6 +322,12 @@ class Metrics:
         """Count one decision's warnings, by code (bounded like violations)."""
         for code in codes:
             self.warnings.labels(code=self.labels.code(code)).inc()
+
+    def observe_reload(self, *, ok: bool) -> None:
+        self.reloads.labels(outcome=self.labels.reload("ok" if ok else "failed")).inc()
+
+    def observe_policy_revocations(self, count: int) -> None:
+        self.policy_revocations.inc(count)
 
     def observe_request(self, *, method: str, route: str, status: int) -> None:
         self.requests.labels(
