@@ -31,7 +31,7 @@ from types import FrameType
 
 from release_gate.config import Settings
 
-__all__ = ["run_workers"]
+__all__ = ["listening_socket", "run_workers"]
 
 logger = logging.getLogger(__name__)
 
@@ -120,10 +120,32 @@ class _Supervisor:
         return 1 if self._failed else 0
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The workers' shared socket, bound as asyncio binds its own.
+
+    Its protocol must be ``IPPROTO_TCP``, not the 0 that ``socket.create_server``
+    leaves: asyncio sets ``TCP_NODELAY`` only on accepted sockets whose protocol
+    says TCP, and without it every response waits on Nagle's algorithm and the
+    client's delayed ACK (about 40 ms a request, measured in bench/README.md).
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
 def run_workers(settings: Settings, *, count: int) -> int:
     """Serve with ``count`` worker processes until SIGTERM; the exit code."""
-    sock = socket.create_server((settings.host, settings.port), reuse_port=False, backlog=2048)
-    sock.set_inheritable(True)
+    sock = listening_socket(settings.host, settings.port)
     supervisor = _Supervisor(settings, sock, count)
     for sig in _FORWARDED:
         signal.signal(sig, supervisor.forward)
