@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test opa-check browser coverage lint bench bench-deps bench-load parity clean
+.PHONY: install run test test-owner opa-check browser coverage lint bench bench-deps bench-load parity clean
 
 # OPA's own Go evaluator in-process (OPA v1.20.2), for tests only: the parity suite and the
 # Rego unit tests run on it (tests/parity/opa_go.py). Not a pyproject dependency: its
@@ -47,10 +47,12 @@ run: install  ## serve on embedded defaults: regorus, SQLite, a dev signing key 
 	$(BIN)/release-gate db upgrade
 	$(BIN)/release-gate serve
 
+# pytest on two workers, one test file each at a time (--dist loadfile: a file's fixtures and
+# servers stay in one process): CI has two cores, and the suite takes about half as long.
 test: install $(JS_DEPS) browser  ## every test: the Rego unit tests (regorus, then OPA when found) and pytest
 	$(BIN)/release-gate test policies
 	@$(MAKE) --no-print-directory opa-check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # A real OPA is a test tool, never a dependency: RELEASE_GATE_TEST_OPA_BIN, else `opa` on PATH
 # (the lookup of tests/opa_server.py, whose real-OPA server tests skip likewise without one).
@@ -65,6 +67,9 @@ opa-check:  ## opa check --strict policies/ and opa test policies/ on a real OPA
 		echo "$$opa check --strict policies/ && $$opa test policies/"; \
 		"$$opa" check --strict policies/ && "$$opa" test policies/; \
 	fi
+
+test-owner: install $(JS_DEPS) browser  ## the governance owner's check on the whole suite (slow, before a release)
+	RELEASE_GATE_TEST_OWNER_FULL=1 $(BIN)/python -m pytest tests/test_governance_owner.py
 
 coverage: install $(JS_DEPS) browser  ## the pytest suite with branch coverage of release_gate and release_gate_client
 	$(BIN)/python -m pytest --cov --cov-branch --cov-report=term:skip-covered

@@ -37,6 +37,15 @@ from tests.helpers import DEFAULT_SIGNERS, ManifestFactory, Signer, base_manifes
 from tests.opa_server import SKIP_REASON, OpaBinaryError, find_opa
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest test first: the governance owner's run of a copy's suite.
+
+    Under pytest-xdist (``make test``) it then runs beside the rest of the suite
+    on the other worker, rather than alone at the end.
+    """
+    items.sort(key=lambda item: item.path.name != "test_governance_owner.py")
+
+
 @pytest.fixture(scope="session")
 def gate_policies(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The repository's rules with the tests' own governance data (never changed in place)."""
