@@ -2,7 +2,7 @@
 
 The gate times each decision (``release_gate_decision_seconds``, the body read
 excluded) and each stage of it (``release_gate_decision_stage_seconds``:
-parse, canonicalise, verify, evaluate, mint, record). Scraped before and after
+parse, canonicalise, verify, facts, evaluate, mint, record). Scraped before and after
 a run, the differences give the mean time per decision in each stage; set
 beside the HTTP latency, they show how long a request waited outside the
 decision (for a worker thread, the event loop, the socket).
@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from release_gate.decision.decide import STAGES
+
 __all__ = ["STAGES", "StageTimes", "scrape"]
 
-STAGES = ("parse", "canonicalise", "verify", "evaluate", "mint", "record")
 _LINE = re.compile(
     r'^release_gate_decision_(?:stage_)?seconds_(sum|count)(?:\{stage="(\w+)"\})? (\S+)$'
 )

@@ -151,7 +151,8 @@ def as_tables(rows: Sequence[Row], cells: Cells, meta: dict[str, Any]) -> str:
         out += [
             "",
             "Where the gate's time goes (means over all rounds, ms per decision, from its "
-            "/metrics; HTTP mean = connections / decisions per second):",
+            "/metrics; HTTP mean = connections / decisions per second; rows with 2 workers "
+            "are left out: /metrics is per worker process):",
             "",
             *times,
         ]

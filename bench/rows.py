@@ -141,7 +141,11 @@ class RowSetup:
             if key in _GATES:
                 gates = self._gate(key)
                 targets = [self._gate_target(g) for g in gates]
-                return Row(key, label, targets, metrics=[g.url for g in gates])
+                # /metrics is per process: with N workers a scrape answers from
+                # whichever worker accepts it, so before/after differences would
+                # mix workers. Only single-worker gates get a stage breakdown.
+                single = _GATES[key][1] == 1
+                return Row(key, label, targets, metrics=[g.url for g in gates] if single else [])
             if key == "opa":
                 return self._opa_row(label)
             if key == "healthz":
