@@ -1,4 +1,4 @@
-"""After a reload: every live approval decided again under the new policy.
+"""After a reload or a start: live approvals decided again under the served policy.
 
 When a reload changes the policy digest, each recorded allow whose token is
 still live (unexpired, not revoked) is decided again, as a dry run
@@ -12,6 +12,12 @@ superseded by itself.) Those now denied are revoked with reason
 ``policy.changed``, the new digest as the cause, in one chained policy event
 (:mod:`release_gate.store.policy_events`): a stale approval is never routed
 after the audience scope, the signers or the evidence rules changed.
+
+A gate that starts (a restart, a new deployment, a replica added) does the
+same for the live approvals decided under any other policy digest: a policy
+changed while no gate ran, or shipped by redeploying instead of a reload, is
+not a way around the re-check. A start on the policy the approvals were
+decided under re-checks and records nothing.
 
 Fail closed: an approval the new policy cannot decide while its engine is
 ready (an error on that manifest alone, which a new evaluation would answer
@@ -57,17 +63,32 @@ class RecheckResult:
 
 
 def recheck_live_approvals(
-    policy: ServedPolicy, store: Store, *, previous_digest: str | None, now_ns: int, actor: str
+    policy: ServedPolicy,
+    store: Store,
+    *,
+    previous_digest: str | None,
+    now_ns: int,
+    actor: str,
+    other_policies_only: bool = False,
 ) -> RecheckResult:
-    """Decide every live approval again under ``policy`` at ``now_ns``; revoke the denied."""
+    """Decide every live approval again under ``policy`` at ``now_ns``; revoke the denied.
+
+    With ``other_policies_only`` (a gate that starts, rather than reloads), only the
+    approvals decided under another policy digest are decided again, and when there is
+    none nothing is recorded.
+    """
     denied: set[str] = set()
     evaluated = 0
     try:
         for record in store.policy_events.live_approvals(now_s=now_ns // 1_000_000_000):
-            evaluated += 1
             decision = record.decision
+            if other_policies_only and decision.policy.digest == policy.digest:
+                continue
+            evaluated += 1
             if not _still_allowed(policy, decision, now_ns):
                 denied.add(decision.token_id or decision.decision_id)
+        if other_policies_only and not evaluated:
+            return RecheckResult(0, frozenset(), ())
         change = PolicyChange(
             revision=policy.revision,
             digest=policy.digest,

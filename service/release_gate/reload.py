@@ -13,7 +13,8 @@ One :class:`PolicyReloader` thread per serving process (each ``serve
     retire    the old policy takes no new lease; its engine closes once the decisions in
               flight on it have finished and been recorded
     re-check  if the digest changed: every live approval is decided again under the new
-              policy, and those it denies are revoked (release_gate.recheck)
+              policy, and those it denies are revoked (release_gate.recheck); at start-up,
+              the live approvals decided under another digest
 
 A directory caught in the middle of an edit (its fingerprint changed while it
 was read) is read again shortly after; a bundle equal to the served one (same
@@ -86,10 +87,12 @@ def _raise(error: OSError) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
-    """A re-check still to do: live approvals under ``policy``, which replaced ``previous``."""
+    """A re-check still to do: live approvals under ``policy``, which replaced ``previous``
+    (at start-up: only those decided under another policy)."""
 
     policy: ServedPolicy
     previous_digest: str | None
+    at_start: bool = False
 
 
 class PolicyReloader:
@@ -114,9 +117,13 @@ class PolicyReloader:
         # A start-up that loaded looks at the directory once more on the first tick; one
         # that failed waits for the files to change (or a SIGHUP) before trying again.
         self._seen = None if runtime.policy is not None else directory_fingerprint(self._root)
-        self._pending: _Pending | None = None
+        # The first tick re-checks the live approvals decided under another policy: one
+        # may have changed while no gate ran, or been shipped by a restart.
+        served = runtime.policy
+        self._pending: _Pending | None = _Pending(served, None, True) if served else None
         self._retry_at = 0.0
         self._stopping = False
+        self._checking = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -130,6 +137,12 @@ class PolicyReloader:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        try:
+            with self._checking:
+                if self._pending is not None and self._pending.at_start:
+                    self._recheck()
+        except Exception:  # as below: the thread outlives it, and says so
+            logger.exception("re-check of live approvals at start-up failed")
         while True:
             requested = self._runtime.reloads.wait(self._wait_seconds())
             if self._stopping:
@@ -147,7 +160,11 @@ class PolicyReloader:
 
     def check(self, *, forced: bool = False) -> None:
         """Reload the directory if it changed since last looked at (always when ``forced``,
-        as on SIGHUP), then run a due re-check."""
+        as on SIGHUP), then run a due re-check. One check at a time."""
+        with self._checking:
+            self._check(forced=forced)
+
+    def _check(self, *, forced: bool) -> None:
         if forced or directory_fingerprint(self._root) != self._seen:
             self._reload()
         if self._pending is not None and (forced or time.monotonic() >= self._retry_at):
@@ -276,6 +293,7 @@ class PolicyReloader:
                 previous_digest=pending.previous_digest,
                 now_ns=self._clock(),
                 actor=self._actor,
+                other_policies_only=pending.at_start,
             )
         except RecheckPostponed as exc:
             self._retry_at = time.monotonic() + self._retry_seconds
@@ -286,15 +304,26 @@ class PolicyReloader:
                 exc.detail,
             )
             return
+        except Exception:  # a defect: nothing was revoked; try again later, not in a loop
+            self._retry_at = time.monotonic() + self._retry_seconds
+            logger.exception(
+                "re-check of live approvals under revision %s failed; tried again in %.1f s",
+                pending.policy.revision,
+                self._retry_seconds,
+            )
+            return
         finally:
             pending.policy.release()
         self._pending = None
         if self._metrics is not None:
             self._metrics.observe_policy_revocations(len(result.revoked))
+        if pending.at_start and not result.evaluated:
+            return
         logger.info(
-            "re-checked %d live approval(s) under revision %s: %d denied, %d revoked "
+            "re-checked %d live approval(s)%s under revision %s: %d denied, %d revoked "
             "(policy.changed)%s",
             result.evaluated,
+            " decided under another policy, at start-up," if pending.at_start else "",
             pending.policy.revision,
             len(result.denied),
             len(result.revoked),

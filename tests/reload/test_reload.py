@@ -332,3 +332,57 @@ class TestRecheckFailsClosed:
             client, "/v1/evaluate", make_manifest(packet("PKT-X", timeline_minutes=30, now=now))
         )
         assert again.status_code == 503  # what a new evaluation of it answers
+
+
+class TestRecheckAtStart:
+    """A policy changed while no gate ran, or shipped by a restart instead of a reload."""
+
+    def test_a_gate_started_on_a_changed_policy_revokes_what_it_denies(
+        self,
+        client: TestClient,
+        runtime: Runtime,
+        policies: Path,
+        make_manifest: ManifestFactory,
+    ) -> None:
+        now = dt.datetime.now(dt.UTC)
+        stale_soon = _evaluate(
+            client, make_manifest(packet("PKT-S-1", timeline_minutes=120, now=now))
+        )
+        fresh = _evaluate(client, make_manifest(packet("PKT-S-2", timeline_minutes=30, now=now)))
+        tighten_timeline(policies)
+        restarted = build_runtime(runtime.settings)  # its own start, on the edited directory
+        try:
+            assert restarted.policy is not None
+            assert restarted.policy.revision == REVISION_2
+            with TestClient(create_app(restarted.settings, runtime=restarted)) as second:
+                deadline = time.monotonic() + 20
+                while _verify(second, stale_soon).get("reason") != "token.revoked":
+                    assert time.monotonic() < deadline, "the start-up re-check never revoked it"
+                    time.sleep(0.05)
+                assert _verify(second, fresh)["valid"] is True
+                digest = _policy(second)["digest"]
+        finally:
+            restarted.close()
+        assert runtime.store is not None
+        with runtime.store.db.read() as conn:
+            (event,) = conn.execute(select(PolicyEventRow)).all()
+        assert (event.revision, event.digest, event.previous_digest) == (REVISION_2, digest, None)
+        assert json.loads(event.revoked) == [stale_soon["decision_id"]]
+        assert runtime.store.verify_chain().ok
+
+    def test_a_gate_started_on_the_same_policy_records_nothing(
+        self, client: TestClient, runtime: Runtime, make_manifest: ManifestFactory
+    ) -> None:
+        now = dt.datetime.now(dt.UTC)
+        approved = _evaluate(client, make_manifest(packet("PKT-S-3", timeline_minutes=30, now=now)))
+        assert runtime.store is not None
+        before = runtime.store.decisions.head()
+        restarted = build_runtime(runtime.settings)
+        try:
+            PolicyReloader(restarted).check()
+        finally:
+            restarted.close()
+        assert _verify(client, approved)["valid"] is True
+        assert runtime.store.decisions.head() == before  # no policy event chained
+        with runtime.store.db.read() as conn:
+            assert conn.execute(select(func.count()).select_from(PolicyEventRow)).scalar_one() == 0
