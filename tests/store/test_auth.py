@@ -127,6 +127,15 @@ class TestKeyConfiguration:
             ([{"name": "a", "sha256": "abc", "roles": ["auditor"]}], "64 lowercase hex"),
             ([{"name": "a", "sha256": "a" * 64, "roles": ["root"]}], "roles"),
             ([], "non-empty"),
+            ([{"name": "a", "sha256": "a" * 64, "roles": ["intake"], "lanes": []}], "non-empty"),
+            (
+                [{"name": "a", "sha256": "a" * 64, "roles": ["intake"], "lanes": ["a lane"]}],
+                "lane id",
+            ),
+            (
+                [{"name": "a", "sha256": "a" * 64, "roles": ["evaluator"], "lanes": [LANE]}],
+                "limits only",
+            ),
         ],
     )
     def test_invalid_key_file_is_refused(
@@ -154,3 +163,24 @@ class TestKeyConfiguration:
         path.write_text(json.dumps([printed["entry"]]))
         auth = Authenticator(load_api_keys(path))
         assert auth.require(f"Bearer {printed['key']}", "auditor").name == "ci"
+
+    def test_apikey_create_ties_a_key_to_lanes(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        argv = ["apikey", "create", "--name", "lane-a", "--role", "intake", "--lane", LANE]
+        assert main(argv) == 0
+        printed = json.loads(capsys.readouterr().out)
+        assert printed["entry"]["lanes"] == [LANE]
+        path = tmp_path / "keys.json"
+        path.write_text(json.dumps([printed["entry"]]))
+        caller = Authenticator(load_api_keys(path)).require(f"Bearer {printed['key']}", "intake")
+        assert caller.lanes == frozenset({LANE})
+
+    def test_apikey_create_refuses_lanes_on_a_role_they_do_not_limit(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        argv = ["apikey", "create", "--name", "x", "--role", "evaluator", "--lane", LANE]
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""  # no key printed
+        assert "limits only" in captured.err

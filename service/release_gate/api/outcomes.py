@@ -100,8 +100,14 @@ async def report_outcome(
         max_depth=runtime.settings.max_nesting_depth,
         error=InvalidIntakeOutcome,
     )
+    token_id = _token_id(req.token_id)
+    if caller.lanes is not None:  # a key tied to lanes reports for their tokens only
+        record = await run_in_threadpool(store.decisions.get_by_token, token_id)
+        if record is None:
+            raise TokenNotFound(f"no recorded approval has token {token_id!r}")
+        caller.require_lane(record.decision.lane, "this token")
     outcome = IntakeOutcome(
-        token_id=_token_id(req.token_id),
+        token_id=token_id,
         outcome=req.outcome,
         findings=tuple(req.findings),
         note=req.note,

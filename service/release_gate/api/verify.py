@@ -57,7 +57,7 @@ class InvalidVerifyRequest(InvalidRequest):
 async def verify(
     request: Request,
     runtime: RuntimeDep,
-    _caller: VerifierDep,
+    caller: VerifierDep,
     store: StoreDep,
     metrics: MetricsDep,
 ) -> JSONResponse:
@@ -68,6 +68,7 @@ async def verify(
         max_depth=runtime.settings.max_nesting_depth,
         error=InvalidVerifyRequest,
     )
+    caller.require_lane(req.lane, "this verification")
     result = verify_result(
         req.token,
         keys=runtime.verification_keys(),

@@ -7,7 +7,8 @@ import sys
 from typing import Any
 
 from release_gate.cli._common import print_json
-from release_gate.keys.api_keys import ROLES, generate_key, hash_key
+from release_gate.errors import ConfigurationError
+from release_gate.keys.api_keys import LANE_ROLES, ROLES, generate_key, hash_key, parse_entry
 
 __all__ = ["add_parser"]
 
@@ -34,12 +35,28 @@ def add_parser(subparsers: Any) -> None:
         choices=sorted(ROLES),
         help="a role of the key (repeat for several)",
     )
+    create.add_argument(
+        "--lane",
+        action="append",
+        metavar="LANE",
+        help=f"tie the key to this lane (repeat for several; only for the "
+        f"{' and '.join(sorted(LANE_ROLES))} roles): it may verify and report outcomes "
+        "for these lanes only",
+    )
     create.set_defaults(func=_create)
 
 
 def _create(args: argparse.Namespace) -> int:
     key = generate_key()
-    entry = {"name": args.name, "sha256": hash_key(key), "roles": sorted(set(args.role))}
+    roles = sorted(set(args.role))
+    entry: dict[str, Any] = {"name": args.name, "sha256": hash_key(key), "roles": roles}
+    if args.lane:
+        entry["lanes"] = sorted(set(args.lane))
+    try:
+        parse_entry(entry, "the new key")  # what the gate will accept when it loads the file
+    except ConfigurationError as exc:
+        sys.stderr.write(f"release-gate apikey create: {exc}\n")
+        return 2
     print_json({"key": key, "entry": entry})
     sys.stderr.write("store the key now: it is not kept anywhere and cannot be shown again\n")
     return 0

@@ -1,7 +1,7 @@
 """API keys: bearer tokens configured only as SHA-256 hashes, each with roles.
 
 ``RELEASE_GATE_API_KEYS`` names a JSON file: a list of ``{name, sha256,
-roles}`` (``release-gate apikey create`` prints a fresh key once, and its
+roles, lanes?}`` (``release-gate apikey create`` prints a fresh key once, and its
 entry). A presented key is hashed and compared with every configured hash
 with :func:`hmac.compare_digest` (no early exit, no plain key in memory
 longer than the request). Roles:
@@ -15,6 +15,12 @@ longer than the request). Roles:
 - ``intake``: ``POST /v1/intake-outcomes`` (intake lanes)
 
 The auditor also reads the lane reports (``GET /v1/reports/lanes/{lane}``).
+
+``lanes`` (optional, a non-empty list of lane ids) ties a ``verifier`` or
+``intake`` key to those lanes: it may verify tokens for them and report
+outcomes of their tokens only (403 otherwise), so one intake lane's system
+cannot skew another lane's report. It is refused on keys with other roles, whose
+requests it would not limit.
 
 Auth is off only in development mode with no key file (a loud warning at
 start-up); production mode without keys refuses to start.
@@ -35,6 +41,7 @@ from release_gate.errors import ConfigurationError, GateError
 
 __all__ = [
     "ANONYMOUS",
+    "LANE_ROLES",
     "ROLES",
     "ApiKey",
     "Authenticator",
@@ -44,13 +51,17 @@ __all__ = [
     "generate_key",
     "hash_key",
     "load_api_keys",
+    "parse_entry",
 ]
 
 ROLES = frozenset(
     {"evaluator", "verifier", "auditor", "release_owner", "evidence_source", "intake"}
 )
+#: The roles whose requests a key's ``lanes`` limits.
+LANE_ROLES = frozenset({"verifier", "intake"})
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
+_LANE = _NAME  # a lane id, as in manifests
 KEY_PREFIX = "rgk_"
 
 
@@ -72,12 +83,22 @@ class ApiKey:
     name: str
     sha256: str
     roles: frozenset[str]
+    lanes: frozenset[str] | None = None  # None: every lane
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     name: str
     roles: frozenset[str]
+    lanes: frozenset[str] | None = None  # None: every lane
+
+    def require_lane(self, lane: str, what: str) -> None:
+        """:class:`Forbidden` unless this caller may act on ``lane`` (``what`` says how)."""
+        if self.lanes is not None and lane not in self.lanes:
+            raise Forbidden(
+                f"the API key {self.name!r} is limited to the lanes {sorted(self.lanes)}; "
+                f"{what} is for lane {lane[:128]!r}"
+            )
 
 
 #: Who acts when auth is off (development only).
@@ -93,9 +114,15 @@ def generate_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def _entry(value: Any, where: str) -> ApiKey:
-    if not isinstance(value, dict) or set(value) != {"name", "sha256", "roles"}:
-        raise ConfigurationError(f"{where}: each entry is exactly {{name, sha256, roles}}")
+def parse_entry(value: Any, where: str) -> ApiKey:
+    """One entry of the key file; :class:`ConfigurationError` names what is wrong."""
+    if not isinstance(value, dict) or not {"name", "sha256", "roles"} <= set(value) <= {
+        "name",
+        "sha256",
+        "roles",
+        "lanes",
+    }:
+        raise ConfigurationError(f"{where}: each entry is exactly {{name, sha256, roles, lanes?}}")
     name, digest, roles = value["name"], value["sha256"], value["roles"]
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigurationError(f"{where}: name must be 1-128 characters of [A-Za-z0-9._:@+-]")
@@ -103,7 +130,23 @@ def _entry(value: Any, where: str) -> ApiKey:
         raise ConfigurationError(f"{where}: sha256 must be 64 lowercase hex digits (a hash)")
     if not isinstance(roles, list) or not roles or not set(roles) <= ROLES:
         raise ConfigurationError(f"{where}: roles must be a non-empty list of {sorted(ROLES)}")
-    return ApiKey(name=name, sha256=digest, roles=frozenset(roles))
+    return ApiKey(name=name, sha256=digest, roles=frozenset(roles), lanes=_lanes(value, where))
+
+
+def _lanes(value: dict[str, Any], where: str) -> frozenset[str] | None:
+    if "lanes" not in value:
+        return None
+    lanes, roles = value["lanes"], set(value["roles"])
+    if not isinstance(lanes, list) or not lanes:
+        raise ConfigurationError(f"{where}: lanes, when given, is a non-empty list of lane ids")
+    if not all(isinstance(lane, str) and _LANE.match(lane) for lane in lanes):
+        raise ConfigurationError(f"{where}: each of lanes must be a lane id ([A-Za-z0-9._:@+-])")
+    if not roles <= LANE_ROLES:
+        raise ConfigurationError(
+            f"{where}: lanes limits only the {sorted(LANE_ROLES)} roles; a key that also has "
+            f"{sorted(roles - LANE_ROLES)} would not be limited by it"
+        )
+    return frozenset(lanes)
 
 
 def load_api_keys(path: Path) -> tuple[ApiKey, ...]:
@@ -114,7 +157,7 @@ def load_api_keys(path: Path) -> tuple[ApiKey, ...]:
         raise ConfigurationError(f"cannot read API keys from {path}: {exc}") from exc
     if not isinstance(document, list) or not document:
         raise ConfigurationError(f"{path}: expected a non-empty JSON list of API keys")
-    keys = tuple(_entry(v, f"{path}[{i}]") for i, v in enumerate(document))
+    keys = tuple(parse_entry(v, f"{path}[{i}]") for i, v in enumerate(document))
     if len({k.name for k in keys}) != len(keys) or len({k.sha256 for k in keys}) != len(keys):
         raise ConfigurationError(f"{path}: key names and hashes must be unique")
     return keys
@@ -140,7 +183,7 @@ class Authenticator:
                 found = key
         if found is None:
             raise Unauthorized("the API key is not valid")
-        return Principal(name=found.name, roles=found.roles)
+        return Principal(name=found.name, roles=found.roles, lanes=found.lanes)
 
     def key_named(self, name: str) -> ApiKey | None:
         """The configured key called ``name`` (a session checks its key is still there)."""
