@@ -86,6 +86,14 @@ class Settings(BaseSettings):
         description="How often `serve` looks for a changed policy directory and reloads it "
         "(0: only on SIGHUP). A bundle that does not load leaves the previous one serving.",
     )
+    policy_settle_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="A policy directory that polling finds changed is loaded once it has "
+        "stayed unchanged this long, so a bundle copied in file by file is not taken up half "
+        "copied (0: at once). SIGHUP loads at once.",
+    )
     drain_seconds: float = Field(
         default=5.0,
         ge=0,

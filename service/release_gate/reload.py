@@ -5,7 +5,10 @@ One :class:`PolicyReloader` thread per serving process (each ``serve
 
     wait      a SIGHUP (Runtime.reloads), the poll interval
               (RELEASE_GATE_POLICY_POLL_SECONDS; 0 = SIGHUP only), or a postponed re-check
-    look      fingerprint the directory (each bundle file's path and bytes); unchanged: done
+    look      fingerprint the directory (each bundle file's path and bytes); unchanged: done.
+              A change found by polling waits until the directory has stayed the same for
+              RELEASE_GATE_POLICY_SETTLE_SECONDS (a bundle copied in file by file is not
+              taken up half copied); SIGHUP looks and loads at once
     load      bundle, governance data, METADATA, production checks, a new engine that
               compiled the bundle on every engine thread. Any problem: the old policy
               keeps serving, and the reason is logged, counted and shown as reload_error
@@ -109,6 +112,9 @@ class PolicyReloader:
         self._runtime = runtime
         self._root = runtime.settings.policies
         self._poll = runtime.settings.policy_poll_seconds
+        self._quiet = runtime.settings.policy_settle_seconds
+        # A changed fingerprint polling found, and when: loaded once it stays the same.
+        self._settling: tuple[str, float] | None = None
         self._retry_seconds = max(0.5, self._poll) if self._poll > 0 else RECHECK_RETRY_SECONDS
         self._metrics = metrics
         self._on_swap = on_swap
@@ -156,6 +162,8 @@ class PolicyReloader:
         waits = [self._poll] if self._poll > 0 else []
         if self._pending is not None:
             waits.append(max(0.0, self._retry_at - time.monotonic()))
+        if self._settling is not None:
+            waits.append(max(0.0, self._settling[1] + self._quiet - time.monotonic()))
         return min(waits) if waits else None
 
     def check(self, *, forced: bool = False) -> None:
@@ -165,10 +173,28 @@ class PolicyReloader:
             self._check(forced=forced)
 
     def _check(self, *, forced: bool) -> None:
-        if forced or directory_fingerprint(self._root) != self._seen:
+        if forced:
+            self._settling = None
             self._reload()
+        else:
+            fingerprint = directory_fingerprint(self._root)
+            if fingerprint != self._seen and self._settled(fingerprint):
+                self._reload()
         if self._pending is not None and (forced or time.monotonic() >= self._retry_at):
             self._recheck()
+
+    def _settled(self, fingerprint: str) -> bool:
+        """Whether a changed directory has stayed ``fingerprint`` for the quiet period."""
+        if self._quiet <= 0:
+            return True
+        now = time.monotonic()
+        if self._settling is None or self._settling[0] != fingerprint:
+            self._settling = (fingerprint, now)  # changed (again): wait for quiet
+            return False
+        if now - self._settling[1] < self._quiet:
+            return False
+        self._settling = None
+        return True
 
     # -- load and swap ----------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The reload, in process: the app's own reloader looks at the directory when the test says.
 
 Each test runs the real app (``TestClient``) on a policy directory of its own
-(:mod:`tests.reload._support`), with polling off, and calls the app's
+(:mod:`tests.reload._support`), with polling off and no settle time (but
+:class:`TestSettle`), and calls the app's
 :class:`~release_gate.reload.PolicyReloader` ``check()`` where ``serve`` would
 on SIGHUP or a poll tick. The processes, signals and polling themselves are in
 ``test_serve_reload.py``.
@@ -32,6 +33,7 @@ from tests.reload._support import (
     BREAKAGES,
     REVISION_1,
     REVISION_2,
+    STRICT_TIMELINE_MAX,
     add_failing_rule,
     break_bundle,
     edit_data,
@@ -57,6 +59,7 @@ def reload_settings(
         signing_key_file=signing_key_file,
         database_url=any_db_url,
         policy_poll_seconds=0,
+        policy_settle_seconds=0,  # check() loads a changed directory at once (TestSettle: not)
     )
 
 
@@ -386,3 +389,48 @@ class TestRecheckAtStart:
         assert runtime.store.decisions.head() == before  # no policy event chained
         with runtime.store.db.read() as conn:
             assert conn.execute(select(func.count()).select_from(PolicyEventRow)).scalar_one() == 0
+
+
+class TestSettle:
+    """Polling loads a changed directory once it has stayed the same for the settle time."""
+
+    SETTLE = 0.3
+
+    @pytest.fixture
+    def settling(self, reload_settings: Settings) -> Iterator[Runtime]:
+        settle = {"policy_settle_seconds": self.SETTLE}
+        built = build_runtime(reload_settings.model_copy(update=settle))
+        yield built
+        built.close()
+
+    def test_a_half_copied_bundle_is_not_taken_up(self, settling: Runtime, policies: Path) -> None:
+        reloader = PolicyReloader(settling)
+        assert settling.policy is not None
+        served = settling.policy.digest
+
+        def first_file(data: dict[str, Any]) -> None:
+            data["lanes"][LANE]["max_evidence_age_seconds"]["incident_timeline"] = (
+                STRICT_TIMELINE_MAX
+            )
+
+        edit_data(policies, first_file)  # the copy has written data.json, not yet .manifest
+        reloader.check()  # a poll tick in the middle of the copy
+        assert settling.policy.digest == served  # not loaded: it has only just changed
+        copied_at = time.monotonic()
+        set_revision(policies, REVISION_2)  # the copy goes on: the quiet period starts again
+        reloader.check()
+        assert settling.policy.digest == served
+        deadline = time.monotonic() + 10
+        while settling.policy.revision != REVISION_2:
+            assert time.monotonic() < deadline, "a settled directory was never loaded"
+            time.sleep(0.05)
+            reloader.check()
+        assert time.monotonic() - copied_at >= self.SETTLE
+        assert settling.reload_error is None
+
+    def test_sighup_loads_at_once(self, settling: Runtime, policies: Path) -> None:
+        reloader = PolicyReloader(settling)
+        tighten_timeline(policies)
+        reloader.check(forced=True)
+        assert settling.policy is not None
+        assert settling.policy.revision == REVISION_2
