@@ -178,7 +178,9 @@ class PolicyReloader:
             self._reload()
         else:
             fingerprint = directory_fingerprint(self._root)
-            if fingerprint != self._seen and self._settled(fingerprint):
+            if fingerprint == self._seen:
+                self._settling = None  # back to what was read last: nothing to wait for
+            elif self._settled(fingerprint):
                 self._reload()
         if self._pending is not None and (forced or time.monotonic() >= self._retry_at):
             self._recheck()

@@ -428,6 +428,26 @@ class TestSettle:
         assert time.monotonic() - copied_at >= self.SETTLE
         assert settling.reload_error is None
 
+    def test_a_change_undone_before_it_settled_is_forgotten(
+        self, settling: Runtime, policies: Path
+    ) -> None:
+        reloader = PolicyReloader(settling)
+        reloader.check(forced=True)  # read what serves (as a SIGHUP would)
+        manifest = policies / ".manifest"
+        original = manifest.read_bytes()
+        set_revision(policies, REVISION_2)
+        reloader.check()
+        assert reloader._wait_seconds() is not None  # waiting for the directory to settle
+        manifest.write_bytes(original)
+        reloader.check()
+        # Polling is off here: with nothing to settle the thread would sleep until SIGHUP,
+        # not wake at once and forever.
+        assert reloader._wait_seconds() is None
+        time.sleep(self.SETTLE)
+        reloader.check()
+        assert settling.policy is not None
+        assert settling.policy.revision == REVISION_1
+
     def test_sighup_loads_at_once(self, settling: Runtime, policies: Path) -> None:
         reloader = PolicyReloader(settling)
         tighten_timeline(policies)
