@@ -130,7 +130,11 @@ class TestKeyConfiguration:
             ([{"name": "a", "sha256": "a" * 64, "roles": ["intake"], "lanes": []}], "non-empty"),
             (
                 [{"name": "a", "sha256": "a" * 64, "roles": ["intake"], "lanes": ["a lane"]}],
-                "lane id",
+                "must be an id",
+            ),
+            (
+                [{"name": "a", "sha256": "a" * 64, "roles": ["intake"], "sources": ["x"]}],
+                "limits only",
             ),
             (
                 [{"name": "a", "sha256": "a" * 64, "roles": ["evaluator"], "lanes": [LANE]}],
@@ -184,3 +188,16 @@ class TestKeyConfiguration:
         captured = capsys.readouterr()
         assert captured.out == ""  # no key printed
         assert "limits only" in captured.err
+
+    def test_apikey_create_ties_a_key_to_evidence_sources(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        argv = ["apikey", "create", "--name", "cases", "--role", "evidence_source"]
+        assert main([*argv, "--source", "case_management"]) == 0
+        printed = json.loads(capsys.readouterr().out)
+        assert printed["entry"]["sources"] == ["case_management"]
+        path = tmp_path / "keys.json"
+        path.write_text(json.dumps([printed["entry"]]))
+        bearer = f"Bearer {printed['key']}"
+        caller = Authenticator(load_api_keys(path)).require(bearer, "evidence_source")
+        assert caller.sources == frozenset({"case_management"})

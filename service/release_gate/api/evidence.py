@@ -103,6 +103,7 @@ async def record_evidence_event(
         max_depth=runtime.settings.max_nesting_depth,
         error=InvalidEvidenceEvent,
     )
+    caller.require_source(req.source)
     now_ns = time.time_ns()
     _check_not_ahead(runtime, req.observed_at, now_ns)
     event = EvidenceEvent(

@@ -8,7 +8,14 @@ from typing import Any
 
 from release_gate.cli._common import print_json
 from release_gate.errors import ConfigurationError
-from release_gate.keys.api_keys import LANE_ROLES, ROLES, generate_key, hash_key, parse_entry
+from release_gate.keys.api_keys import (
+    LANE_ROLES,
+    ROLES,
+    SOURCE_ROLES,
+    generate_key,
+    hash_key,
+    parse_entry,
+)
 
 __all__ = ["add_parser"]
 
@@ -43,6 +50,14 @@ def add_parser(subparsers: Any) -> None:
         f"{' and '.join(sorted(LANE_ROLES))} roles): it may verify and report outcomes "
         "for these lanes only",
     )
+    create.add_argument(
+        "--source",
+        action="append",
+        metavar="SOURCE",
+        help="tie the key to this evidence source (repeat for several; only for the "
+        f"{' and '.join(sorted(SOURCE_ROLES))} role): it may report events of these "
+        "sources only",
+    )
     create.set_defaults(func=_create)
 
 
@@ -52,6 +67,8 @@ def _create(args: argparse.Namespace) -> int:
     entry: dict[str, Any] = {"name": args.name, "sha256": hash_key(key), "roles": roles}
     if args.lane:
         entry["lanes"] = sorted(set(args.lane))
+    if args.source:
+        entry["sources"] = sorted(set(args.source))
     try:
         parse_entry(entry, "the new key")  # what the gate will accept when it loads the file
     except ConfigurationError as exc:

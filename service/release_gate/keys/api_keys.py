@@ -19,7 +19,10 @@ The auditor also reads the lane reports (``GET /v1/reports/lanes/{lane}``).
 ``lanes`` (optional, a non-empty list of lane ids) ties a ``verifier`` or
 ``intake`` key to those lanes: it may verify tokens for them and report
 outcomes of their tokens only (403 otherwise), so one intake lane's system
-cannot skew another lane's report. It is refused on keys with other roles, whose
+cannot skew another lane's report. ``sources`` (likewise) ties an
+``evidence_source`` key to those evidence sources: it may report events of
+those sources only, so one source system cannot revoke approvals by claiming
+another's evidence changed. Each is refused on keys with other roles, whose
 requests it would not limit.
 
 Auth is off only in development mode with no key file (a loud warning at
@@ -43,6 +46,7 @@ __all__ = [
     "ANONYMOUS",
     "LANE_ROLES",
     "ROLES",
+    "SOURCE_ROLES",
     "ApiKey",
     "Authenticator",
     "Forbidden",
@@ -59,9 +63,11 @@ ROLES = frozenset(
 )
 #: The roles whose requests a key's ``lanes`` limits.
 LANE_ROLES = frozenset({"verifier", "intake"})
+#: The roles whose requests a key's ``sources`` limits.
+SOURCE_ROLES = frozenset({"evidence_source"})
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
-_LANE = _NAME  # a lane id, as in manifests
+_ID = _NAME  # a lane or evidence source id, as in manifests
 KEY_PREFIX = "rgk_"
 
 
@@ -84,6 +90,7 @@ class ApiKey:
     sha256: str
     roles: frozenset[str]
     lanes: frozenset[str] | None = None  # None: every lane
+    sources: frozenset[str] | None = None  # None: every evidence source
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,7 @@ class Principal:
     name: str
     roles: frozenset[str]
     lanes: frozenset[str] | None = None  # None: every lane
+    sources: frozenset[str] | None = None  # None: every evidence source
 
     def require_lane(self, lane: str, what: str) -> None:
         """:class:`Forbidden` unless this caller may act on ``lane`` (``what`` says how)."""
@@ -98,6 +106,14 @@ class Principal:
             raise Forbidden(
                 f"the API key {self.name!r} is limited to the lanes {sorted(self.lanes)}; "
                 f"{what} is for lane {lane[:128]!r}"
+            )
+
+    def require_source(self, source: str) -> None:
+        """:class:`Forbidden` unless this caller may report events of ``source``."""
+        if self.sources is not None and source not in self.sources:
+            raise Forbidden(
+                f"the API key {self.name!r} is limited to the evidence sources "
+                f"{sorted(self.sources)}; this event is from {source[:128]!r}"
             )
 
 
@@ -114,15 +130,17 @@ def generate_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
+_REQUIRED = frozenset({"name", "sha256", "roles"})
+#: An entry's optional scopes, each with the roles whose requests it limits.
+_SCOPES = {"lanes": LANE_ROLES, "sources": SOURCE_ROLES}
+
+
 def parse_entry(value: Any, where: str) -> ApiKey:
     """One entry of the key file; :class:`ConfigurationError` names what is wrong."""
-    if not isinstance(value, dict) or not {"name", "sha256", "roles"} <= set(value) <= {
-        "name",
-        "sha256",
-        "roles",
-        "lanes",
-    }:
-        raise ConfigurationError(f"{where}: each entry is exactly {{name, sha256, roles, lanes?}}")
+    if not isinstance(value, dict) or not _REQUIRED <= set(value) <= _REQUIRED | _SCOPES.keys():
+        raise ConfigurationError(
+            f"{where}: each entry is exactly {{name, sha256, roles, lanes?, sources?}}"
+        )
     name, digest, roles = value["name"], value["sha256"], value["roles"]
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigurationError(f"{where}: name must be 1-128 characters of [A-Za-z0-9._:@+-]")
@@ -130,23 +148,30 @@ def parse_entry(value: Any, where: str) -> ApiKey:
         raise ConfigurationError(f"{where}: sha256 must be 64 lowercase hex digits (a hash)")
     if not isinstance(roles, list) or not roles or not set(roles) <= ROLES:
         raise ConfigurationError(f"{where}: roles must be a non-empty list of {sorted(ROLES)}")
-    return ApiKey(name=name, sha256=digest, roles=frozenset(roles), lanes=_lanes(value, where))
+    return ApiKey(
+        name=name,
+        sha256=digest,
+        roles=frozenset(roles),
+        lanes=_scope(value, "lanes", where),
+        sources=_scope(value, "sources", where),
+    )
 
 
-def _lanes(value: dict[str, Any], where: str) -> frozenset[str] | None:
-    if "lanes" not in value:
+def _scope(value: dict[str, Any], field: str, where: str) -> frozenset[str] | None:
+    """The entry's ``lanes`` or ``sources``: ``None`` (unlimited) when absent."""
+    if field not in value:
         return None
-    lanes, roles = value["lanes"], set(value["roles"])
-    if not isinstance(lanes, list) or not lanes:
-        raise ConfigurationError(f"{where}: lanes, when given, is a non-empty list of lane ids")
-    if not all(isinstance(lane, str) and _LANE.match(lane) for lane in lanes):
-        raise ConfigurationError(f"{where}: each of lanes must be a lane id ([A-Za-z0-9._:@+-])")
-    if not roles <= LANE_ROLES:
+    ids, roles, limited = value[field], set(value["roles"]), _SCOPES[field]
+    if not isinstance(ids, list) or not ids:
+        raise ConfigurationError(f"{where}: {field}, when given, is a non-empty list of ids")
+    if not all(isinstance(i, str) and _ID.match(i) for i in ids):
+        raise ConfigurationError(f"{where}: each of {field} must be an id ([A-Za-z0-9._:@+-])")
+    if not roles <= limited:
         raise ConfigurationError(
-            f"{where}: lanes limits only the {sorted(LANE_ROLES)} roles; a key that also has "
-            f"{sorted(roles - LANE_ROLES)} would not be limited by it"
+            f"{where}: {field} limits only the {sorted(limited)} roles; a key that also has "
+            f"{sorted(roles - limited)} would not be limited by it"
         )
-    return frozenset(lanes)
+    return frozenset(ids)
 
 
 def load_api_keys(path: Path) -> tuple[ApiKey, ...]:
@@ -183,7 +208,9 @@ class Authenticator:
                 found = key
         if found is None:
             raise Unauthorized("the API key is not valid")
-        return Principal(name=found.name, roles=found.roles, lanes=found.lanes)
+        return Principal(
+            name=found.name, roles=found.roles, lanes=found.lanes, sources=found.sources
+        )
 
     def key_named(self, name: str) -> ApiKey | None:
         """The configured key called ``name`` (a session checks its key is still there)."""
