@@ -110,6 +110,29 @@ def _metric(client: TestClient, line_start: str) -> float:
     raise AssertionError(f"no metric {line_start}")
 
 
+def _stale_soon_and_fresh(
+    client: TestClient, make_manifest: ManifestFactory, prefix: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two approvals: one whose timeline (2 h old) the tightened 1 h maximum denies, one
+    (30 min) it still allows."""
+    now = dt.datetime.now(dt.UTC)
+    stale_soon = _evaluate(
+        client, make_manifest(packet(f"{prefix}-1", timeline_minutes=120, now=now))
+    )
+    fresh = _evaluate(client, make_manifest(packet(f"{prefix}-2", timeline_minutes=30, now=now)))
+    assert stale_soon["allow"]
+    assert fresh["allow"]
+    return stale_soon, fresh
+
+
+def _the_policy_event(runtime: Runtime) -> Any:
+    """The store's one policy event (fails if there are none or several)."""
+    assert runtime.store is not None
+    with runtime.store.db.read() as conn:
+        (event,) = conn.execute(select(PolicyEventRow)).all()
+    return event
+
+
 class TestSwap:
     def test_a_changed_bundle_serves_in_whole_after_the_check(
         self, client: TestClient, policies: Path, make_manifest: ManifestFactory
@@ -253,13 +276,7 @@ class TestRecheck:
         policies: Path,
         make_manifest: ManifestFactory,
     ) -> None:
-        now = dt.datetime.now(dt.UTC)
-        stale_soon = _evaluate(
-            client, make_manifest(packet("PKT-R-1", timeline_minutes=120, now=now))
-        )
-        fresh = _evaluate(client, make_manifest(packet("PKT-R-2", timeline_minutes=30, now=now)))
-        assert stale_soon["allow"]
-        assert fresh["allow"]
+        stale_soon, fresh = _stale_soon_and_fresh(client, make_manifest, "PKT-R")
         tighten_timeline(policies)
         _reloader(client).check()
         digest = _policy(client)["digest"]
@@ -277,8 +294,7 @@ class TestRecheck:
         assert runtime.store is not None
         causes = {r["jti"]: r for r in runtime.store.revocations.live(now_s=int(time.time()))}
         assert causes[stale_soon["decision_id"]]["reason"] == "policy.changed"
-        with runtime.store.db.read() as conn:
-            (event,) = conn.execute(select(PolicyEventRow)).all()
+        event = _the_policy_event(runtime)
         assert (event.revision, event.digest) == (REVISION_2, digest)
         assert json.loads(event.revoked) == [stale_soon["decision_id"]]
         assert runtime.store.verify_chain().ok
@@ -347,11 +363,7 @@ class TestRecheckAtStart:
         policies: Path,
         make_manifest: ManifestFactory,
     ) -> None:
-        now = dt.datetime.now(dt.UTC)
-        stale_soon = _evaluate(
-            client, make_manifest(packet("PKT-S-1", timeline_minutes=120, now=now))
-        )
-        fresh = _evaluate(client, make_manifest(packet("PKT-S-2", timeline_minutes=30, now=now)))
+        stale_soon, fresh = _stale_soon_and_fresh(client, make_manifest, "PKT-S")
         tighten_timeline(policies)
         restarted = build_runtime(runtime.settings)  # its own start, on the edited directory
         try:
@@ -366,11 +378,10 @@ class TestRecheckAtStart:
                 digest = _policy(second)["digest"]
         finally:
             restarted.close()
-        assert runtime.store is not None
-        with runtime.store.db.read() as conn:
-            (event,) = conn.execute(select(PolicyEventRow)).all()
+        event = _the_policy_event(runtime)
         assert (event.revision, event.digest, event.previous_digest) == (REVISION_2, digest, None)
         assert json.loads(event.revoked) == [stale_soon["decision_id"]]
+        assert runtime.store is not None
         assert runtime.store.verify_chain().ok
 
     def test_a_gate_started_on_the_same_policy_records_nothing(
