@@ -143,12 +143,9 @@ class PolicyReloader:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        try:
-            with self._checking:
-                if self._pending is not None and self._pending.at_start:
-                    self._recheck()
-        except Exception:  # as below: the thread outlives it, and says so
-            logger.exception("re-check of live approvals at start-up failed")
+        with self._checking:  # the start-up re-check first, before any look at the directory
+            if self._pending is not None and self._pending.at_start:
+                self._recheck()  # logs and retries its own failures
         while True:
             requested = self._runtime.reloads.wait(self._wait_seconds())
             if self._stopping:

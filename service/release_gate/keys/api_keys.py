@@ -1,8 +1,8 @@
 """API keys: bearer tokens configured only as SHA-256 hashes, each with roles.
 
 ``RELEASE_GATE_API_KEYS`` names a JSON file: a list of ``{name, sha256,
-roles, lanes?}`` (``release-gate apikey create`` prints a fresh key once, and its
-entry). A presented key is hashed and compared with every configured hash
+roles, lanes?, sources?}`` (``release-gate apikey create`` prints a fresh key
+once, and its entry). A presented key is hashed and compared with every configured hash
 with :func:`hmac.compare_digest` (no early exit, no plain key in memory
 longer than the request). Roles:
 
